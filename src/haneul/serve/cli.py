@@ -1,0 +1,5 @@
+"""`haneul serve` and `haneul worker`."""
+
+import typer
+
+app = typer.Typer()
