@@ -1,0 +1,194 @@
+"""Throughput of haneul's DiT against diffusers' WanTransformer3DModel, side by side, on this CPU.
+
+Both models are built from config (nothing downloaded) at the same width, depth, heads, MLP width,
+text length and token count, and run under bf16 autocast:
+
+- training step: forward + MSE loss + backward + AdamW step (foreach), on 8 clips of 5x16x16 latents
+  (patch 1x2x2 -> 320 tokens each, DESIGN.md section 6);
+- inference: a no-grad forward on 2 clips of 9x16x16 latents (576 tokens each: one sampling step of a
+  4 s 128x128 clip with classifier-free guidance, i.e. cond + uncond in one batch).
+
+Measurements are interleaved (ours, theirs, ours, theirs ...) and the median is reported, because the
+two CPU cores are shared with other work. Achieved FLOP/s counts the matmul FLOPs analytically (linear
+layers and attention score/value products, x3 for forward + backward) and is divided by a 2048x2048
+bf16 matmul measured in the same run (MFU).
+
+    python bench/dit_throughput.py [--preset s] [--rounds 5] [--compile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from haneul.models.dit import DiT, DiTConfig, count_parameters, dit_config
+
+TEXT_LEN = 64  # tokens of a detailed caption from all-MiniLM-L6-v2
+TRAIN_BATCH, TRAIN_GRID = 8, (5, 16, 16)
+INFER_BATCH, INFER_GRID = 2, (9, 16, 16)
+
+
+def matmul_peak(size: int = 2048, reps: int = 10) -> float:
+    a = torch.randn(size, size, dtype=torch.bfloat16)
+    b = torch.randn(size, size, dtype=torch.bfloat16)
+    a @ b
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 * reps / best
+
+
+def forward_flops(config: DiTConfig, batch: int, grid: tuple[int, int, int], text_len: int) -> float:
+    """Matmul FLOPs of one forward (2 per multiply-add) of either model at this size."""
+    d, c = config.hidden_size, config.in_channels
+    pt, ph, pw = config.patch_size
+    voxels = pt * ph * pw
+    n = grid[0] * grid[1] * grid[2] // voxels  # tokens per clip
+    mlp = int(d * config.mlp_ratio)
+    per_token_block = 2 * (
+        3 * d * d + d * d + d * d + d * d + 2 * d * mlp
+    )  # qkv, out, cross q, cross out, mlp
+    per_token_block += 2 * 2 * n * d + 2 * 2 * text_len * d  # self and cross attention QK^T and AV
+    per_clip_block = 2 * text_len * 2 * d * d  # cross-attention keys and values of the text
+    per_token = config.depth * per_token_block + 2 * (c + 1) * voxels * d + 2 * d * c * voxels
+    per_clip = config.depth * per_clip_block + 2 * text_len * (config.text_dim * d + d * d)
+    return batch * (n * per_token + per_clip)
+
+
+def build_wan(config: DiTConfig):
+    from diffusers import WanTransformer3DModel
+
+    return WanTransformer3DModel(
+        patch_size=config.patch_size,
+        num_attention_heads=config.num_heads,
+        attention_head_dim=config.hidden_size // config.num_heads,
+        in_channels=config.in_channels,
+        out_channels=config.in_channels,
+        text_dim=config.text_dim,
+        freq_dim=config.freq_dim,
+        ffn_dim=int(config.hidden_size * config.mlp_ratio),
+        num_layers=config.depth,
+    )
+
+
+def make_inputs(config: DiTConfig, batch: int, grid: tuple[int, int, int], seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    frames = grid[0]
+    return {
+        "latents": torch.randn(batch, config.in_channels, *grid, generator=g),
+        "t": torch.rand(batch, generator=g),
+        "context": torch.randn(batch, TEXT_LEN, config.text_dim, generator=g),
+        "target": torch.randn(batch, config.in_channels, *grid, generator=g),
+        "frames": frames,
+    }
+
+
+def ours_call(model: DiT, inp: dict) -> torch.Tensor:
+    b, f = inp["latents"].shape[0], inp["frames"]
+    t = inp["t"][:, None].expand(b, f)
+    mask = torch.ones(b, TEXT_LEN, dtype=torch.bool)
+    given = torch.zeros(b, f, dtype=torch.bool)
+    return model(inp["latents"], t, inp["context"], mask, given)
+
+
+def wan_call(model, inp: dict) -> torch.Tensor:
+    return model(inp["latents"], inp["t"] * 1000, inp["context"], return_dict=False)[0]
+
+
+def train_step(call, model, optimizer, inp: dict) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = call(model, inp)
+    F.mse_loss(out.float(), inp["target"]).backward()
+    optimizer.step()
+
+
+@torch.inference_mode()
+def infer_step(call, model, inp: dict) -> None:
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        call(model, inp)
+
+
+def timed(fn, reps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - start) / reps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="s")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved measurement rounds")
+    parser.add_argument("--reps", type=int, default=2, help="steps per measurement")
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile our model (measures compile time)"
+    )
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    config = dit_config(args.preset)
+    ours, wan = DiT(config), build_wan(config)
+    print(f"config {config}")
+    print(
+        f"params: ours {count_parameters(ours) / 1e6:.2f} M, diffusers Wan {count_parameters(wan) / 1e6:.2f} M"
+    )
+    ours_fn = ours
+    if args.compile:
+        ours_fn = torch.compile(ours)
+    train_in = make_inputs(config, TRAIN_BATCH, TRAIN_GRID)
+    infer_in = make_inputs(config, INFER_BATCH, INFER_GRID)
+    opt_ours = torch.optim.AdamW(ours.parameters(), lr=1e-4, foreach=True)
+    opt_wan = torch.optim.AdamW(wan.parameters(), lr=1e-4, foreach=True)
+
+    sides = {
+        "ours": (ours_fn, ours_call, opt_ours),
+        "diffusers": (wan, wan_call, opt_wan),
+    }
+    for name, (model, call, opt) in sides.items():  # warm-up (and compile, when asked)
+        start = time.perf_counter()
+        train_step(call, model, opt, train_in)
+        infer_step(call, model, infer_in)
+        print(f"warm-up {name}: {time.perf_counter() - start:.1f} s")
+
+    results = {(name, kind): [] for name in sides for kind in ("train", "infer")}
+    for r in range(args.rounds):
+        order = list(sides.items()) if r % 2 == 0 else list(sides.items())[::-1]
+        for name, (model, call, opt) in order:
+            results[name, "train"].append(timed(lambda: train_step(call, model, opt, train_in), args.reps))
+            results[name, "infer"].append(timed(lambda: infer_step(call, model, infer_in), args.reps))
+    peak = matmul_peak()
+
+    train_tokens = TRAIN_BATCH * train_in["latents"][0, 0].numel() // 4  # patch 1x2x2
+    infer_tokens = INFER_BATCH * infer_in["latents"][0, 0].numel() // 4
+    train_flops = 3 * forward_flops(config, TRAIN_BATCH, TRAIN_GRID, TEXT_LEN)
+    infer_flops = forward_flops(config, INFER_BATCH, INFER_GRID, TEXT_LEN)
+    med = {k: statistics.median(v) for k, v in results.items()}
+    for name in sides:
+        tr, inf = med[name, "train"], med[name, "infer"]
+        print(
+            f"{name:10s} train {tr * 1000:7.1f} ms/step {train_tokens / tr:8.0f} tok/s "
+            f"{train_flops / tr / 1e12:.3f} TFLOP/s | infer {inf * 1000:7.1f} ms {infer_tokens / inf:8.0f} tok/s "
+            f"{infer_flops / inf / 1e12:.3f} TFLOP/s"
+        )
+    print(f"bf16 2048x2048 matmul peak {peak / 1e12:.3f} TFLOP/s")
+    train_tok_s = train_tokens / med["ours", "train"]
+    infer_tok_s = infer_tokens / med["ours", "infer"]
+    vs_train = med["diffusers", "train"] / med["ours", "train"]
+    vs_infer = med["diffusers", "infer"] / med["ours", "infer"]
+    mfu = train_flops / med["ours", "train"] / peak
+    print(
+        f"train_tok_s={train_tok_s:.0f} infer_tok_s={infer_tok_s:.0f} vs_diffusers_train={vs_train:.2f}x "
+        f"vs_diffusers_infer={vs_infer:.2f}x mfu={mfu:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,319 @@
+"""The spacetime-patch diffusion transformer (DiT, Peebles & Xie 2023) that denoises latent videos.
+
+A latent video is cut into spacetime patches (`patchify.py`), each patch becomes a token, and a stack of
+DiT blocks predicts the rectified-flow velocity of every token (`flow.py`). Pieces, and where they come from:
+
+- 3D rotary positions (`rope.py`, as in Wan 2.1): any grid of patches is a valid input.
+- adaLN-Zero timestep conditioning (DiT), with one shared modulation projection plus a learned per-block
+  offset (PixArt-alpha's adaLN-single, also Wan's). The timestep is per latent frame, not per video:
+  frames given clean as conditioning carry t = 0 while the rest are noisy, so image-to-video, extension
+  and interpolation run through the same weights. A mask channel marks those given frames too.
+- Cross-attention to text tokens with a padding mask; RMSNorm on queries and keys (qk-norm) keeps attention
+  logits bounded in bf16.
+- Videos of different sizes can be packed into one sequence with a block-diagonal attention mask
+  (`forward_packed`, as in NaViT / Patch n' Pack).
+
+Guidance is not in here: see `guidance.py`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from haneul.errors import InputError
+from haneul.models.patchify import Grid, grid_size, patchify, unpatchify
+from haneul.models.rope import apply_rope, axis_pairs, rope_tables
+
+
+@dataclass
+class DiTConfig:
+    """The transformer's hyper-parameters; its fields are the model's config.json."""
+
+    in_channels: int = 16  # latent channels (the VAE's latent_channels)
+    patch_size: tuple[int, int, int] = (1, 2, 2)  # (t, h, w) latent voxels per token
+    hidden_size: int = 384
+    depth: int = 8
+    num_heads: int = 6  # head_dim = hidden_size / num_heads; must be even for RoPE
+    mlp_ratio: float = 4.0
+    text_dim: int = 384  # all-MiniLM-L6-v2 token features
+    freq_dim: int = 256  # sinusoidal features of t fed to the timestep MLP
+    rope_theta: float = 10000.0
+    norm_eps: float = 1e-6
+
+
+# name -> config. "s" is the size planned for the bundled model; numbers from `python bench/dit_throughput.py`
+# on the 2-core EPYC (bf16 autocast), see the report in bench/dit_throughput.py's docstring.
+PRESETS: dict[str, DiTConfig] = {
+    "tiny": DiTConfig(in_channels=4, hidden_size=64, depth=2, num_heads=2, text_dim=32, freq_dim=32),
+    "s": DiTConfig(hidden_size=384, depth=8, num_heads=6),
+}
+
+
+def dit_config(name: str) -> DiTConfig:
+    if name not in PRESETS:
+        raise InputError(f"unknown DiT preset {name!r}; valid: {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+def timestep_features(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
+    """Sinusoidal features (..., dim) of t in [0, 1]; t is scaled by 1000 so the usual periods apply."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = t.float()[..., None] * 1000.0 * freqs
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
+    """adaLN: x (B, G, T, D) modulated per group by shift/scale (B, G, 1, D)."""
+    return torch.addcmul(shift, x, 1 + scale)
+
+
+class Attention(nn.Module):
+    """Multi-head attention with qk-RMSNorm; self-attention (fused qkv, RoPE) or cross-attention (fused kv)."""
+
+    def __init__(self, dim: int, num_heads: int, eps: float, cross: bool):
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.cross = cross
+        if cross:
+            self.q = nn.Linear(dim, dim)
+            self.kv = nn.Linear(dim, 2 * dim)
+        else:
+            self.qkv = nn.Linear(dim, 3 * dim)  # one matmul instead of three: fewer, larger GEMMs
+        self.q_norm = nn.RMSNorm(self.head_dim, eps=eps)
+        self.k_norm = nn.RMSNorm(self.head_dim, eps=eps)
+        self.proj = nn.Linear(dim, dim)
+
+    def heads(self, x: Tensor, n: int) -> Tensor:
+        """(B, N, n*D) -> n tensors (B, H, N, head_dim)."""
+        b, length, _ = x.shape
+        return x.view(b, length, n, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+
+    def forward(
+        self,
+        x: Tensor,
+        rope: tuple[Tensor, Tensor] | None = None,
+        context: Tensor | None = None,
+        mask: Tensor | None = None,
+    ) -> Tensor:
+        b, n, d = x.shape
+        if self.cross:
+            q = self.heads(self.q(x), 1)[0]
+            k, v = self.heads(self.kv(context), 2)
+        else:
+            q, k, v = self.heads(self.qkv(x), 3)
+        # Weights cast to the activations' dtype: a bf16 input with an fp32 weight misses the fused kernel.
+        q = F.rms_norm(q, (self.head_dim,), self.q_norm.weight.to(q.dtype), self.q_norm.eps)
+        k = F.rms_norm(k, (self.head_dim,), self.k_norm.weight.to(k.dtype), self.k_norm.eps)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        out = F.scaled_dot_product_attention(q, k, v.type_as(q), attn_mask=mask)  # (B, H, N, head_dim)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class DiTBlock(nn.Module):
+    """Self-attention (RoPE) -> cross-attention to text -> MLP; adaLN-Zero on self-attention and MLP."""
+
+    def __init__(self, config: DiTConfig):
+        super().__init__()
+        dim, eps = config.hidden_size, config.norm_eps
+        self.norm1 = nn.LayerNorm(dim, eps=eps, elementwise_affine=False)
+        self.attn = Attention(dim, config.num_heads, eps, cross=False)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)  # cross-attention is not modulated by t (as in PixArt/Wan)
+        self.cross_attn = Attention(dim, config.num_heads, eps, cross=True)
+        self.norm3 = nn.LayerNorm(dim, eps=eps, elementwise_affine=False)
+        hidden = int(dim * config.mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        # Per-block offset added to the shared modulation: (shift, scale, gate) for attention and for MLP.
+        self.modulation = nn.Parameter(torch.zeros(6, dim))
+
+    def forward(
+        self,
+        x: Tensor,
+        mod: Tensor,
+        rope: tuple[Tensor, Tensor],
+        context: Tensor,
+        self_mask: Tensor | None,
+        cross_mask: Tensor | None,
+    ) -> Tensor:
+        # x (B, N, D); mod (B, G, 6, D): one modulation per group of N/G consecutive tokens (a latent
+        # frame, or a single token when videos are packed).
+        b, n, d = x.shape
+        groups = mod.shape[1]
+        shift1, scale1, gate1, shift2, scale2, gate2 = (mod + self.modulation).unsqueeze(2).unbind(3)
+
+        def grouped(y: Tensor) -> Tensor:  # (B, N, D) -> (B, G, N/G, D) so a (B, G, 1, D) mod broadcasts
+            return y.view(b, groups, n // groups, d)
+
+        h = modulate(grouped(self.norm1(x)), shift1, scale1).view(b, n, d)
+        x = x + (grouped(self.attn(h, rope=rope, mask=self_mask)) * gate1).view(b, n, d)
+        x = x + self.cross_attn(self.norm2(x), context=context, mask=cross_mask)
+        h = modulate(grouped(self.norm3(x)), shift2, scale2).view(b, n, d)
+        x = x + (grouped(self.mlp(h)) * gate2).view(b, n, d)
+        return x
+
+
+class DiT(nn.Module):
+    """Predicts the flow velocity of a noisy latent video given per-frame times, text and given frames."""
+
+    def __init__(self, config: DiTConfig):
+        super().__init__()
+        self.config = config
+        dim = config.hidden_size
+        if dim % config.num_heads or (dim // config.num_heads) % 2:
+            raise InputError(f"hidden_size {dim} / num_heads {config.num_heads} must be an even integer")
+        voxels = math.prod(config.patch_size)
+        # +1 input channel: the given-frame mask, so the network knows which frames are clean conditioning.
+        self.patch_embed = nn.Linear((config.in_channels + 1) * voxels, dim)
+        self.time_embed = nn.Sequential(nn.Linear(config.freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.text_embed = nn.Sequential(
+            nn.Linear(config.text_dim, dim), nn.GELU(approximate="tanh"), nn.Linear(dim, dim)
+        )
+        self.adaln = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))  # shared by all blocks (adaLN-single)
+        self.blocks = nn.ModuleList(DiTBlock(config) for _ in range(config.depth))
+        self.norm_out = nn.LayerNorm(dim, eps=config.norm_eps, elementwise_affine=False)
+        self.adaln_out = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
+        self.proj_out = nn.Linear(dim, voxels * config.in_channels)
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """All initialisation lives here.
+
+        - Linear layers: Xavier-uniform weights, zero biases (as DiT and ViT), so activations keep unit scale.
+        - Time and text embedding MLPs: normal(0.02), DiT's choice for embedding MLPs.
+        - adaLN-Zero: the modulation projection, every block's modulation offset, the cross-attention output
+          projection, the final modulation and the output projection are all zero. Every block then
+          starts as the identity and the network outputs zero velocity, which DiT found trains fastest
+          and most stably; gradients still reach every zeroed layer on the first step.
+        """
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        for mlp in (self.time_embed, self.text_embed):
+            for layer in mlp:
+                if isinstance(layer, nn.Linear):
+                    nn.init.normal_(layer.weight, std=0.02)
+        zeroed = [self.adaln[1], self.adaln_out[1], self.proj_out]
+        zeroed += [block.cross_attn.proj for block in self.blocks]
+        for layer in zeroed:
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        for block in self.blocks:
+            nn.init.zeros_(block.modulation)
+
+    def embed(self, latents: Tensor, given: Tensor) -> Tensor:
+        """(B, C, F, H, W) latents + (B, F) given mask -> tokens (B, N, D)."""
+        b, _, f, h, w = latents.shape
+        mask = given.to(latents.dtype)[:, None, :, None, None].expand(b, 1, f, h, w)
+        return self.patch_embed(patchify(torch.cat([latents, mask], dim=1), self.config.patch_size))
+
+    def frame_times(self, t: Tensor) -> Tensor:
+        """Per latent-frame t (..., F) -> per patch-frame t (..., F/pt), averaged over a temporal patch."""
+        pt = self.config.patch_size[0]
+        return t.unflatten(-1, (-1, pt)).mean(-1) if pt > 1 else t
+
+    def head(self, x: Tensor, emb: Tensor) -> Tensor:
+        """Final adaLN + linear: x (B, N, D), emb (B, G, D) -> (B, N, voxels*C)."""
+        b, n, d = x.shape
+        shift, scale = self.adaln_out(emb).unsqueeze(2).chunk(2, dim=-1)  # (B, G, 1, D) each
+        h = modulate(self.norm_out(x).view(b, emb.shape[1], -1, d), shift, scale)
+        return self.proj_out(h.view(b, n, d))
+
+    def check_inputs(self, latents: Tensor, t: Tensor, given: Tensor) -> None:
+        if latents.shape[1] != self.config.in_channels:
+            raise InputError(
+                f"latents have {latents.shape[1]} channels; the model takes {self.config.in_channels}"
+            )
+        if t.shape != given.shape or t.shape[-1] != latents.shape[2]:
+            raise InputError(
+                f"t {tuple(t.shape)} and given {tuple(given.shape)} must both be one value per latent frame "
+                f"({latents.shape[2]})"
+            )
+
+    def forward(
+        self, latents: Tensor, t: Tensor, context: Tensor, context_mask: Tensor, given: Tensor
+    ) -> Tensor:
+        """Velocity prediction (B, C, F, H, W).
+
+        latents (B, C, F, H, W) noisy latents (given frames clean); t (B, F) time per latent frame in [0, 1]
+        (1 = pure noise, 0 = clean; given frames have t = 0); context (B, L, text_dim) text token features;
+        context_mask (B, L) bool, True = a real token (each row needs at least one); given (B, F) bool.
+        """
+        self.check_inputs(latents, t, given)
+        grid = grid_size(tuple(latents.shape[2:]), self.config.patch_size)
+        x = self.embed(latents, given)  # (B, N, D)
+        rope = rope_tables(grid, self.config.hidden_size // self.config.num_heads, self.config.rope_theta)
+        emb = self.time_embed(timestep_features(self.frame_times(t), self.config.freq_dim))  # (B, F', D)
+        mod = self.adaln(emb).unflatten(-1, (6, -1))  # (B, F', 6, D): one modulation per patch-frame
+        context = self.text_embed(context)  # (B, L, D)
+        # SDPA takes a boolean mask, True = attend; skip it when nothing is padded (a faster kernel path).
+        cross_mask = None if bool(context_mask.all()) else context_mask[:, None, None, :]
+        for block in self.blocks:
+            x = block(x, mod, rope, context, None, cross_mask)
+        x = self.head(x, emb)  # (B, N, voxels*C)
+        return unpatchify(x, grid, self.config.patch_size).to(latents.dtype)
+
+    def forward_packed(
+        self,
+        latents: list[Tensor],
+        t: list[Tensor],
+        context: Tensor,
+        context_mask: Tensor,
+        given: list[Tensor],
+    ) -> list[Tensor]:
+        """Videos of different sizes in one sequence; one velocity prediction (C, F, H, W) per video.
+
+        latents[i] (C, F_i, H_i, W_i), t[i] and given[i] (F_i,), context (V, L, text_dim) and context_mask (V, L)
+        one row per video. Tokens attend only within their own video (block-diagonal self-attention mask)
+        and to their own video's text, so the result equals running each video alone.
+        """
+        if not (len(latents) == len(t) == len(given) == context.shape[0] == context_mask.shape[0]):
+            raise InputError("forward_packed needs one latents, t, given and context row per video")
+        head_dim = self.config.hidden_size // self.config.num_heads
+        tokens, grids, cos, sin, frame_t, frame_of_token, video_of_token = [], [], [], [], [], [], []
+        frames_so_far = 0
+        for i, (lat, ti, gi) in enumerate(zip(latents, t, given)):  # a loop over videos, not tokens
+            self.check_inputs(lat[None], ti[None], gi[None])
+            grid = grid_size(tuple(lat.shape[1:]), self.config.patch_size)
+            tokens.append(self.embed(lat[None], gi[None])[0])
+            c, s = rope_tables(grid, head_dim, self.config.rope_theta)
+            cos.append(c), sin.append(s), grids.append(grid)
+            frame_t.append(self.frame_times(ti))
+            per_frame = grid[1] * grid[2]
+            frame_of_token.append(torch.arange(grid[0]).repeat_interleave(per_frame) + frames_so_far)
+            video_of_token.append(torch.full((math.prod(grid),), i))
+            frames_so_far += grid[0]
+        x = torch.cat(tokens)[None]  # (1, N, D)
+        rope = (torch.cat(cos), torch.cat(sin))
+        frame_of_token, video_of_token = torch.cat(frame_of_token), torch.cat(video_of_token)
+        emb = self.time_embed(timestep_features(torch.cat(frame_t), self.config.freq_dim))  # (frames, D)
+        # Modulate per token: gather each token's own frame's modulation (groups of one token).
+        mod = self.adaln(emb).unflatten(-1, (6, -1))[frame_of_token][None]  # (1, N, 6, D)
+        emb = emb[frame_of_token][None]  # (1, N, D)
+        num_videos, length = context_mask.shape
+        ctx = self.text_embed(context).reshape(1, num_videos * length, -1)  # (1, V*L, D)
+        video_of_key = torch.arange(num_videos).repeat_interleave(length)
+        self_mask = (video_of_token[:, None] == video_of_token[None, :])[None, None]  # (1, 1, N, N)
+        cross_mask = (video_of_token[:, None] == video_of_key[None, :]) & context_mask.reshape(1, -1)
+        for block in self.blocks:
+            x = block(x, mod, rope, ctx, self_mask, cross_mask[None, None])
+        out = self.head(x, emb)[0]  # (N, voxels*C)
+        sizes = [math.prod(g) for g in grids]
+        return [
+            unpatchify(o[None], g, self.config.patch_size)[0].to(lat.dtype)
+            for o, g, lat in zip(out.split(sizes), grids, latents)
+        ]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = ["DiT", "DiTConfig", "PRESETS", "dit_config", "count_parameters", "axis_pairs", "Grid"]
