@@ -74,7 +74,7 @@ class VideoWriter:
         self._container = None
         self._stream = None
 
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         tmp = self._atomic.__enter__()
         self._container = av.open(str(tmp), mode="w", format="mp4")
         return self
@@ -113,7 +113,9 @@ class VideoWriter:
         self._atomic.__exit__(exc_type, exc, tb)
 
 
-def write_video(path: str | os.PathLike, frames: np.ndarray | Iterable[np.ndarray], fps: float, crf: int = 18) -> Path:
+def write_video(
+    path: str | os.PathLike, frames: np.ndarray | Iterable[np.ndarray], fps: float, crf: int = 18
+) -> Path:
     """Write frames (F, H, W, 3) uint8, or an iterable of such chunks, to an MP4 atomically."""
     chunks = [frames] if isinstance(frames, np.ndarray) else frames
     with VideoWriter(path, fps=fps, crf=crf) as writer:
@@ -161,6 +163,13 @@ def is_video_file(path: str | os.PathLike) -> bool:
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            return (stream.frames or 0) > 1 or Path(path).suffix.lower() in (".mp4", ".mov", ".webm", ".mkv", ".avi", ".gif")
+            return (stream.frames or 0) > 1 or Path(path).suffix.lower() in (
+                ".mp4",
+                ".mov",
+                ".webm",
+                ".mkv",
+                ".avi",
+                ".gif",
+            )
     except (av.error.FFmpegError, IndexError, OSError):
         return False

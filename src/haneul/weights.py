@@ -83,7 +83,9 @@ def load_state(module: torch.nn.Module, folder: str | os.PathLike) -> torch.nn.M
     state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
     missing, unexpected = module.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise InputError(f"{path} does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise InputError(
+            f"{path} does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
     return module
 
 

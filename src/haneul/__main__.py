@@ -1,0 +1,5 @@
+"""`python -m haneul` runs the `haneul` command."""
+
+from haneul.cli import app
+
+app()

@@ -1,0 +1,24 @@
+"""Shared fixtures: one text encoder per test session (it takes seconds to load), tiny models."""
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def text_encoder():
+    from haneul.models.text_encoder import TextEncoder
+
+    return TextEncoder.from_dir()
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe(text_encoder):
+    from haneul.testing import tiny_pipeline
+
+    return tiny_pipeline(seed=0, text_encoder=text_encoder)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tiny_pipe):
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tiny_pipe.save_pretrained(folder, dtype="fp32")
+    return folder
