@@ -2,4 +2,7 @@
 
 import typer
 
-app = typer.Typer(help="The procedural world: render prompts as ground-truth videos, export training data.", no_args_is_help=True)
+app = typer.Typer(
+    help="The procedural world: render prompts as ground-truth videos, export training data.",
+    no_args_is_help=True,
+)
