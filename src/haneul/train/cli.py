@@ -1,5 +1,97 @@
-"""`haneul train vae|dit CONFIG`."""
+"""`haneul train vae|dit CONFIG [--set key=value ...] [--resume]` and `haneul train export RUN DEST`.
+
+The same command runs alone or under `torchrun --nproc_per_node=N` (DDP, or FSDP with
+`--set strategy=fsdp`). The output directory is a loadable model directory plus `checkpoint/`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from haneul.errors import InputError
+
 app = typer.Typer(help="Train the VAE or the diffusion transformer.", no_args_is_help=True)
+
+ConfigArg = Annotated[Path, typer.Argument(help="YAML training config, e.g. configs/vae-world-s.yaml")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a config field: --set lr=1e-4 --set model.latent_channels=8"),
+]
+ResumeOpt = Annotated[
+    bool, typer.Option("--resume", help="Continue from OUT/checkpoint (step, LR, EMA, data)")
+]
+
+
+def run_training(kind: str, config_path: Path, overrides: list[str] | None, resume: bool) -> None:
+    from haneul.generate_cli import user_errors
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    with user_errors():
+        if kind == "vae":
+            from haneul.train.runs import train_vae
+
+            summary = train_vae(config_path, overrides or [], resume)
+        else:
+            from haneul.train.runs import train_dit
+
+            summary = train_dit(config_path, overrides or [], resume)
+    if summary:
+        typer.echo(" ".join(f"{k}={v}" for k, v in summary.items()))
+
+
+@app.command("vae")
+def vae(config: ConfigArg, set_: SetOpt = None, resume: ResumeOpt = False) -> None:
+    """Train the causal video VAE; at the end its latent shift/scale is measured and saved."""
+    run_training("vae", config, set_, resume)
+
+
+@app.command("dit")
+def dit(config: ConfigArg, set_: SetOpt = None, resume: ResumeOpt = False) -> None:
+    """Train the diffusion transformer on latents of a trained VAE (`vae:` in the config)."""
+    run_training("dit", config, set_, resume)
+
+
+@app.command("export")
+def export(
+    run: Annotated[Path, typer.Argument(help="A training output directory")],
+    dest: Annotated[Path, typer.Argument(help="Where to write the model directory (replaced)")],
+    dtype: Annotated[str, typer.Option(help="Weight dtype: bf16 (small) or fp32")] = "bf16",
+) -> None:
+    """Copy a run's model (haneul.json, README.md, vae/, dit/) without its checkpoint, weights as DTYPE."""
+    from haneul.generate_cli import user_errors
+
+    with user_errors():
+        export_model(run, dest, dtype)
+    typer.echo(f"wrote {dest}")
+
+
+def export_model(run: Path, dest: Path, dtype: str = "bf16") -> None:
+    from safetensors.torch import load_file, save_file
+
+    from haneul.train.checkpoint import fsync_tree
+    from haneul.weights import DTYPES, MODEL_FILE, replace_dir_atomic
+
+    if dtype not in DTYPES:
+        raise InputError(f"dtype {dtype!r} is not one of {sorted(DTYPES)}")
+    for part in (MODEL_FILE, "README.md", "vae/model.safetensors", "dit/model.safetensors"):
+        if not (run / part).is_file():
+            raise InputError(f"{str(run)!r} is not a finished model directory: missing {part}")
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in (MODEL_FILE, "README.md"):
+        shutil.copy2(run / name, tmp / name)
+    for sub in ("vae", "dit"):
+        (tmp / sub).mkdir()
+        shutil.copy2(run / sub / "config.json", tmp / sub / "config.json")
+        state = {
+            k: v.to(DTYPES[dtype]).contiguous() for k, v in load_file(run / sub / "model.safetensors").items()
+        }
+        save_file(state, tmp / sub / "model.safetensors", metadata={"dtype": dtype})
+    fsync_tree(tmp)
+    replace_dir_atomic(tmp, dest)

@@ -1,0 +1,178 @@
+"""Training configurations: one dataclass per trainer, read from a YAML file, every field overridable.
+
+`haneul train vae configs/vae-world-s.yaml --set lr=2e-4 --set model.latent_channels=8` reads the YAML
+into the dataclass, then applies each `--set key=value` (the value parsed as YAML, so numbers, lists and
+booleans work; `model.x` and `loss.x` reach inside the dict fields). Unknown keys are an error naming
+the valid ones, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from haneul.errors import InputError
+
+
+@dataclass
+class TrainConfig:
+    """Fields shared by the VAE and the transformer trainers."""
+
+    out: str = "runs/model"  # output: a loadable model directory, plus checkpoint/ and logs
+    name: str = "haneul-model"  # model name written to haneul.json
+    # Data: "world" streams the procedural world in-process; anything else is a folder holding
+    # metadata.jsonl (the layout `haneul world export` writes), the user's own videos and images.
+    data: str = "world"
+    sizes: list = field(default_factory=lambda: [[128, 128], [160, 96], [96, 160]])  # (width, height) buckets
+    frame_counts: list = field(default_factory=lambda: [17, 33, 1])  # clip lengths (1+4k); 1 = an image
+    frame_weights: list = field(default_factory=lambda: [0.6, 0.25, 0.15])  # how often each length is drawn
+    fps: float = 8.0  # frames per second the clips are rendered/resampled at
+    world_pool: int = 0  # 0 = endless fresh world clips; N = reuse a pool of N clips (lets latents be cached)
+    # Batch: `batch_size` clips for the largest bucket; smaller buckets (fewer frames, fewer pixels) get
+    # proportionally more clips, so every step costs about the same. Global over all processes.
+    batch_size: int = 8
+    max_batch_size: int = 64  # cap for one-frame buckets
+    steps: int = 1000  # total optimizer steps (sets the cosine schedule's length)
+    max_minutes: float = 0.0  # stop (and save) after this much wall time in this run; 0 = no limit
+    lr: float = 3e-4  # peak learning rate (AdamW)
+    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
+    warmup_steps: int = 100  # linear warmup from 0
+    weight_decay: float = 0.01
+    betas: list = field(default_factory=lambda: [0.9, 0.99])
+    grad_clip: float = 1.0  # max global gradient norm
+    ema_decay: float = 0.999  # EMA of the weights; the EMA is what gets saved as the model
+    bf16: bool = True  # bf16 autocast (CPU avx512_bf16/AMX, CUDA); master weights stay fp32
+    grad_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% slower
+    strategy: str = "ddp"  # under torchrun: "ddp" or "fsdp" (shards weights and optimizer state)
+    seed: int = 0  # every random choice (data, noise, masks) derives from (seed, step, sample)
+    num_threads: int = 0  # torch CPU threads per process; 0 = leave torch's default
+    log_every: int = 10  # steps between JSONL log lines
+    save_every: int = 200  # steps between checkpoints
+    save_every_minutes: float = 10.0  # also checkpoint when this much time passed since the last save
+    sample_every: int = 0  # steps between sample videos (needs haneul.pipeline); 0 = never
+    eval_every: int = 0  # steps between small world-benchmark runs (needs haneul.eval); 0 = never
+    eval_prompts: int = 8  # prompts in that small benchmark run
+    model: dict = field(default_factory=dict)  # fields of the network's config dataclass
+
+
+@dataclass
+class VAETrainConfig(TrainConfig):
+    name: str = "haneul-vae"
+    loss: dict = field(default_factory=dict)  # weights passed to haneul.train.vae_losses.vae_loss
+    disc_start: int = -1  # step at which the patch discriminator starts; -1 = no discriminator
+    latent_stats_clips: int = 64  # clips used to measure the latent shift/scale at the end
+
+
+@dataclass
+class DiTTrainConfig(TrainConfig):
+    name: str = "haneul-dit"
+    vae: str = "runs/vae"  # directory of the trained VAE (its vae/ subfolder, or a full model dir)
+    preset: str = ""  # DiT size preset name from haneul.models.dit; `model` fields override it
+    text_encoder: str = "all-minilm-l6-v2"  # name or local directory, see haneul.models.text_encoder
+    caption_dropout: float = 0.1  # fraction of clips trained with the empty prompt (the unconditional)
+    short_caption_prob: float = 0.4  # fraction of captions that are the short prompt, not the detailed one
+    # Probabilities of each conditioning mask over latent frames (normalised; one-frame clips get "none").
+    masks: dict = field(
+        default_factory=lambda: {
+            "none": 0.5,
+            "first": 0.2,
+            "last": 0.05,
+            "first_last": 0.07,
+            "prefix": 0.08,
+            "suffix": 0.04,
+            "keyframes": 0.06,
+        }
+    )
+    cache_latents: bool = True  # keep VAE latents of clips seen before (pays off with world_pool > 0)
+    sample_prompts: list = field(
+        default_factory=lambda: [
+            "a red ball bounces on green grass",
+            "a blue star moves to the right in the sky",
+        ]
+    )
+    num_steps: int = 20  # default sampling steps written to haneul.json
+    guidance: float = 4.0  # default classifier-free guidance written to haneul.json
+    shift: float = 0.0  # default timestep shift written to haneul.json (0 = from the token count)
+
+
+def parse_value(text: str) -> Any:
+    """`--set` values are YAML scalars or lists: 3e-4, true, [128, 128], runs/x."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    # YAML 1.1 reads "3e-4" as a string; try a float before giving up.
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def apply_overrides(values: dict, overrides: list[str], valid: list[str]) -> dict:
+    """Apply `key=value` strings to a plain dict of config values (dotted keys reach into dict fields)."""
+    values = dict(values)
+    for item in overrides:
+        if "=" not in item:
+            raise InputError(f"--set {item!r} must look like key=value (keys: {', '.join(valid)})")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        top, _, sub = key.partition(".")
+        if top not in valid:
+            raise InputError(f"unknown config key {top!r}; valid keys: {', '.join(valid)}")
+        if sub:
+            inner = dict(values.get(top) or {})
+            inner[sub] = parse_value(text)
+            values[top] = inner
+        else:
+            values[top] = parse_value(text)
+    return values
+
+
+def load_config(config_cls: type, path: str | Path | None, overrides: list[str] = ()) -> Any:
+    """Read a YAML config file into `config_cls`, then apply the `--set` overrides."""
+    values: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"config file {str(path)!r} does not exist")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise InputError(f"config file {str(path)!r} is not valid YAML: {e}") from e
+        if not isinstance(values, dict):
+            raise InputError(f"config file {str(path)!r} must hold a mapping of keys to values")
+    valid = [f.name for f in dataclasses.fields(config_cls)]
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise InputError(f"unknown config keys {unknown} in {path}; valid keys: {', '.join(valid)}")
+    values = apply_overrides(values, list(overrides), valid)
+    config = config_cls(**values)
+    check_config(config)
+    return config
+
+
+def check_config(config: TrainConfig) -> None:
+    for size in config.sizes:
+        if len(size) != 2 or any(int(s) % 16 for s in size):
+            raise InputError(f"size {size} must be [width, height], both multiples of 16")
+    for count in config.frame_counts:
+        if int(count) < 1 or (int(count) - 1) % 4:
+            raise InputError(f"frame count {count} must be 1+4k (1, 5, 9, 17, 33, ...)")
+    if len(config.frame_weights) != len(config.frame_counts):
+        raise InputError(
+            f"frame_weights {config.frame_weights} must have one weight per frame count {config.frame_counts}"
+        )
+    if config.strategy not in ("ddp", "fsdp"):
+        raise InputError(f"strategy {config.strategy!r} is not one of ['ddp', 'fsdp']")
+    if config.batch_size < 1 or config.steps < 1:
+        raise InputError(f"batch_size ({config.batch_size}) and steps ({config.steps}) must be >= 1")
+
+
+def config_dict(config: Any) -> dict:
+    return dataclasses.asdict(config)
