@@ -296,7 +296,7 @@ class Trainer:
         if self.d.world_size > 1:  # log the global mean, not rank 0's share
             values = torch.tensor(list(parts.values()), dtype=torch.float64)
             dist.all_reduce(values)
-            parts = dict(zip(parts, (values / self.d.world_size).tolist()))
+            parts = dict(zip(parts, (values / self.d.world_size).tolist(), strict=True))
             tokens_t = torch.tensor([tokens])
             dist.all_reduce(tokens_t)
             tokens = int(tokens_t)

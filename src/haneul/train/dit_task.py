@@ -1,0 +1,249 @@
+"""Training the diffusion transformer with rectified flow on latents of a frozen, trained VAE.
+
+One set of weights for every conditioning mode: each clip draws a mask over its latent frames (none,
+first, last, first+last, prefix, suffix, random keyframes); masked frames are given clean with t = 0
+and are left out of the loss, so the model learns text-to-video, image-to-video, extension both ways and
+interpolation at once. Captions: the detailed caption or the short prompt (recaptioning, DALL-E 3 /
+Sora), or the empty prompt with probability `caption_dropout` (the unconditional branch of
+classifier-free guidance; the pipeline's default negative prompt is the same empty string).
+
+Flow matching (Liu et al. 2022; Esser et al. 2024): x_t = (1 - t) x0 + t noise, target v = noise - x0, t
+from a logit-normal shifted toward noise for larger token counts (the same shift the sampler uses).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from haneul.errors import InputError
+from haneul.models.dit import DiT, DiTConfig, dit_config
+from haneul.models.text_encoder import TextEncoder
+from haneul.models.vae import VAEConfig, VideoVAE
+from haneul.train import card
+from haneul.train.config import DiTTrainConfig
+from haneul.train.data import Batch, rng_for
+from haneul.train.loop import Dist, Trainer, autocast
+from haneul.weights import config_from_json, config_to_json, load_config, load_state, save_module
+
+MASK_MODES = ("none", "first", "last", "first_last", "prefix", "suffix", "keyframes")
+
+
+def resolve_vae_dir(path: str) -> Path:
+    """A VAE folder (config.json + model.safetensors) or a model/run directory with a vae/ subfolder."""
+    p = Path(path)
+    for candidate in (p / "vae", p):
+        if (candidate / "config.json").is_file() and (candidate / "model.safetensors").is_file():
+            return candidate
+    raise InputError(
+        f"vae {path!r} has no trained VAE (config.json + model.safetensors, or a vae/ subfolder)"
+    )
+
+
+def given_mask(mode: str, frames: int, rng: np.random.Generator) -> np.ndarray:
+    """Which of `frames` latent frames are given clean; at least one frame is always left to generate."""
+    given = np.zeros(frames, dtype=bool)
+    if frames == 1 or mode == "none":
+        return given
+    if mode == "first":
+        given[0] = True
+    elif mode == "last":
+        given[-1] = True
+    elif mode == "first_last":
+        given[0] = True
+        given[-1] = frames >= 3  # with two frames, first+last would leave nothing to generate
+    elif mode == "prefix":
+        given[: rng.integers(1, frames)] = True
+    elif mode == "suffix":
+        given[frames - rng.integers(1, frames) :] = True
+    elif mode == "keyframes":
+        count = rng.integers(1, frames)  # 1 .. frames-1 keyframes anywhere
+        given[rng.choice(frames, size=count, replace=False)] = True
+    else:
+        raise InputError(f"mask mode {mode!r} is not one of {list(MASK_MODES)}")
+    return given
+
+
+def sample_time(rng: np.random.Generator, shift: float) -> float:
+    """Logit-normal t (SD3), then shifted: t' = s t / (1 + (s - 1) t), more noise for more tokens."""
+    t = 1.0 / (1.0 + math.exp(-rng.normal()))
+    return shift * t / (1.0 + (shift - 1.0) * t)
+
+
+def time_shift(tokens: int) -> float:
+    """The sampler's shift for this many tokens per clip (haneul.flow), or SD3's sqrt rule if absent."""
+    try:
+        from haneul.flow import shift_for_tokens
+
+        return float(shift_for_tokens(tokens))
+    except ImportError:
+        return math.sqrt(tokens / 256)
+
+
+def use_checkpointing(model: DiT) -> None:
+    """Recompute each block's activations in backward (gradient checkpointing) to save memory."""
+    for block in model.blocks:
+        block.forward = functools.partial(checkpoint, block.forward, use_reentrant=False)
+
+
+class DiTTask:
+    def __init__(self, config: DiTTrainConfig, d: Dist):
+        self.config = config
+        self.d = d
+        self.vae_dir = resolve_vae_dir(config.vae)
+        self.vae = load_state(VideoVAE(load_config(VAEConfig, self.vae_dir)), self.vae_dir)
+        self.vae = self.vae.eval().requires_grad_(False).to(d.device)
+        if self.vae.config.scale_factor == 1.0 and self.vae.config.shift_factor == 0.0:
+            print(f"warning: the VAE in {self.vae_dir} has no latent scale/shift (1, 0): did its run finish?")
+        self.text = TextEncoder.from_dir(config.text_encoder)
+        base = config_to_json(dit_config(config.preset)) if config.preset else {}
+        fields = {**base, "in_channels": self.vae.config.latent_channels, "text_dim": self.text.dim}
+        self.dit_config = config_from_json(DiTConfig, {**fields, **config.model})
+        torch.manual_seed(config.seed)
+        self.model = DiT(self.dit_config)
+        if config.grad_checkpointing:
+            use_checkpointing(self.model)
+        self.latent_cache: dict[tuple, Tensor] = {}
+        self.text_cache: dict[str, Tensor] = {}
+        modes = {k: float(v) for k, v in config.masks.items()}
+        bad = sorted(set(modes) - set(MASK_MODES))
+        if bad or not sum(modes.values()) > 0:
+            raise InputError(
+                f"masks {bad or modes} invalid; modes are {list(MASK_MODES)} with positive weights"
+            )
+        self.modes = list(modes)
+        self.mode_p = np.asarray(list(modes.values())) / sum(modes.values())
+
+    # -- inputs
+
+    @torch.no_grad()
+    def latents(self, batch: Batch) -> Tensor:
+        """VAE latents of the batch (frozen encoder, no grad, bf16), from the cache when seen before."""
+        missing = [i for i, k in enumerate(batch.keys) if k not in self.latent_cache]
+        if missing:
+            with autocast(self.config, self.d.device):
+                z = self.vae.encode(batch.video[missing].to(self.d.device)).float()
+            for i, zi in zip(missing, z, strict=True):
+                if self.config.cache_latents:
+                    self.latent_cache[batch.keys[i]] = zi.to(torch.bfloat16).cpu()
+                else:
+                    self.latent_cache[batch.keys[i]] = zi
+        out = torch.stack([self.latent_cache[k].float() for k in batch.keys]).to(self.d.device)
+        if not self.config.cache_latents:
+            self.latent_cache.clear()
+        return out
+
+    def encode_text(self, prompts: list[str]) -> tuple[Tensor, Tensor]:
+        """Text features padded to the longest prompt; each prompt's features cached once in bf16."""
+        for p in prompts:
+            if p not in self.text_cache:
+                context, mask = self.text.encode([p])
+                self.text_cache[p] = context[0][mask[0]].to(torch.bfloat16)
+                self.text._cache.clear()  # the encoder's own fp32 cache would double the memory
+        feats = [self.text_cache[p] for p in prompts]
+        length = max(f.shape[0] for f in feats)
+        context = torch.zeros(len(feats), length, self.text.dim)
+        mask = torch.zeros(len(feats), length, dtype=torch.bool)
+        for i, f in enumerate(feats):
+            context[i, : f.shape[0]] = f.float()
+            mask[i, : f.shape[0]] = True
+        return context.to(self.d.device), mask.to(self.d.device)
+
+    def draw(
+        self, batch: Batch, step: int, frames: int, tokens: int
+    ) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Per clip: prompt, given-frame mask and time, each a function of (seed, step, global index)."""
+        prompts, given, times = [], [], []
+        shift = time_shift(tokens)
+        for j, index in enumerate(batch.indices):
+            rng = rng_for(self.config.seed, step, 9, index)
+            if rng.random() < self.config.caption_dropout:
+                prompts.append("")
+            elif batch.short_captions[j] and rng.random() < self.config.short_caption_prob:
+                prompts.append(batch.short_captions[j])
+            else:
+                prompts.append(batch.captions[j])
+            mode = self.modes[rng.choice(len(self.modes), p=self.mode_p)]
+            given.append(given_mask(mode, frames, rng))
+            times.append(sample_time(rng, shift))
+        return prompts, np.stack(given), np.asarray(times, dtype=np.float32)
+
+    # -- the step
+
+    def loss(self, model: nn.Module, batch: Batch, step: int) -> tuple[Tensor, dict[str, float], int]:
+        x0 = self.latents(batch)  # (B, C, F, H, W)
+        b, _, f, h, w = x0.shape
+        pt, ph, pw = self.dit_config.patch_size
+        tokens = (f // pt) * (h // ph) * (w // pw)
+        prompts, given_np, times = self.draw(batch, step, f, tokens)
+        context, context_mask = self.encode_text(prompts)
+        noise = torch.stack([self.noise(step, i, x0.shape[1:]) for i in batch.indices]).to(x0.device)
+        given = torch.from_numpy(given_np).to(x0.device)  # (B, F)
+        t = torch.from_numpy(times).to(x0.device)[:, None].expand(b, f).clone()
+        t[given] = 0.0  # given frames are clean
+        tb = t[:, None, :, None, None]
+        x_t = (1 - tb) * x0 + tb * noise  # a given frame (t = 0) is exactly x0
+        pred = model(x_t, t, context, context_mask, given)
+        loss = flow_loss(pred, x0, noise, given)
+        parts = {"given_frac": float(given.float().mean()), "t_mean": float(times.mean())}
+        return loss, parts, b * tokens
+
+    def noise(self, step: int, index: int, shape: torch.Size) -> Tensor:
+        seed = int(rng_for(self.config.seed, step, 10, index).integers(2**62))
+        return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+    # -- output
+
+    def export(self, ema: nn.Module, out: Path, info: dict) -> None:
+        from haneul.train.vae_task import replace_subdir
+
+        save_module(ema, self.dit_config, out / "dit.tmp", dtype="fp32")
+        replace_subdir(out / "dit.tmp", out / "dit")
+        if self.vae_dir.resolve() != (out / "vae").resolve():
+            save_module(self.vae, self.vae.config, out / "vae.tmp", dtype="fp32")
+            replace_subdir(out / "vae.tmp", out / "vae")
+            vae_card = self.vae_dir.parent / "README.md"
+            if vae_card.is_file():  # carry the VAE run's card section over
+                for chunk in vae_card.read_text().split("\n<!-- section: ")[1:]:
+                    key, _, body = chunk.partition(" -->\n")
+                    if key == "vae":
+                        card.write_card(out, self.config.name, {"vae": body})
+        c = self.config
+        card.write_spec(
+            out,
+            card.model_spec(c, num_steps=c.num_steps, guidance=c.guidance, shift=c.shift, sampler="euler"),
+        )
+        dc = self.dit_config
+        extra = [
+            f"- transformer: hidden {dc.hidden_size}, depth {dc.depth}, heads {dc.num_heads}, patch "
+            f"{list(dc.patch_size)}; {sum(p.numel() for p in ema.parameters()) / 1e6:.2f} M parameters",
+            f"- VAE: {self.vae_dir}; text encoder: {c.text_encoder}",
+            f"- caption dropout {c.caption_dropout}, short captions {c.short_caption_prob}, "
+            f"conditioning masks {c.masks}",
+        ]
+        card.write_card(out, c.name, {"dit": card.training_section("Transformer training", info, c, extra)})
+
+
+def flow_loss(pred: Tensor, x0: Tensor, noise: Tensor, given: Tensor) -> Tensor:
+    """Mean squared error to v = noise - x0 over the frames to generate, averaged per clip then over clips.
+
+    Per-clip averaging makes the loss of a global batch independent of how it is split across processes.
+    """
+    err = (pred.float() - (noise - x0)).pow(2).mean(dim=(1, 3, 4))  # (B, F)
+    keep = (~given).float()
+    return ((err * keep).sum(1) / keep.sum(1).clamp_min(1)).mean()
+
+
+def add_hooks(trainer: Trainer) -> None:
+    """Periodic sample videos and small world-benchmark runs, written next to the checkpoints."""
+    from haneul.train.hooks import eval_hook, sample_hook
+
+    c = trainer.config
+    trainer.add_hook(c.sample_every, "samples", functools.partial(sample_hook, trainer.task))
+    trainer.add_hook(c.eval_every, "benchmark", functools.partial(eval_hook, trainer.task))
