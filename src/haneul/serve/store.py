@@ -1,0 +1,274 @@
+"""The job store: video jobs and characters in one SQL database (SQLite file or PostgreSQL), via SQLAlchemy.
+
+Everything that must survive a crash lives here. Workers claim jobs atomically: on PostgreSQL with
+`SELECT ... FOR UPDATE SKIP LOCKED` (many workers, many machines, no two get the same job); on SQLite,
+where that clause does not exist, with one `UPDATE ... WHERE status = 'queued'` whose result is read back
+by a random claim token (SQLite runs writes one at a time, so the update is the lock).
+
+A claimed job carries its worker's heartbeat. A job whose heartbeat is older than `stale_after` seconds
+is put back in the queue (its worker died: SIGKILL, power loss); after `max_attempts` such losses it fails
+with the reason, so every job ends `completed` or `failed`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Float, Integer, String, Text, create_engine, event, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+VIDEO_ID = re.compile(r"^video_[0-9a-f]{32}$")
+CHARACTER_ID = re.compile(r"^char_[0-9a-f]{32}$")
+ACTIVE = ("queued", "in_progress")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Job(Base):
+    """One video job: the OpenAI `Video` object plus what a worker needs to make it."""
+
+    __tablename__ = "videos"
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)  # API key name; jobs are private to it
+    kind: Mapped[str] = mapped_column(String(16))  # create | remix | edit | extend | storyboard
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued | in_progress | completed | failed
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    model: Mapped[str] = mapped_column(String(64))  # the API model name (sora-2 ...)
+    prompt: Mapped[str] = mapped_column(Text)
+    size: Mapped[str] = mapped_column(String(16))  # "WxH"
+    seconds: Mapped[str] = mapped_column(String(8))  # total duration of the finished video
+    params: Mapped[str] = mapped_column(Text, default="{}")  # JSON: seed, input files, source video, shots
+    remixed_from: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    completed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims so far (a lost worker costs one)
+
+    def param(self, name: str, default=None):
+        return json.loads(self.params or "{}").get(name, default)
+
+
+class Character(Base):
+    __tablename__ = "characters"
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+@dataclass
+class Page:
+    jobs: list[Job]
+    has_more: bool
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(16)}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL (readers never wait for the writer) and a busy timeout."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across process kills
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+class JobStore:
+    """All database access of the API and the workers, as short transactions."""
+
+    def __init__(self, url: str, stale_after: float = 30.0, max_attempts: int = 3):
+        self.engine = make_engine(url)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.stale_after = stale_after
+        self.max_attempts = max_attempts
+        Base.metadata.create_all(self.engine)
+
+    # --- API side -------------------------------------------------------------------------------------
+
+    def add(self, job: Job) -> Job:
+        with self.sessions.begin() as s:
+            s.add(job)
+        return job
+
+    def get(self, job_id: str, owner: str | None = None) -> Job | None:
+        with self.sessions() as s:
+            job = s.get(Job, job_id)
+        return job if job is not None and (owner is None or job.owner == owner) else None
+
+    def list(self, owner: str, after: str | None, limit: int, order: str) -> Page | None:
+        """A page of `owner`'s jobs by creation time; None if `after` names no job of theirs."""
+        desc = order == "desc"
+        with self.sessions() as s:
+            query = select(Job).where(Job.owner == owner)
+            if after is not None:
+                anchor = s.get(Job, after)
+                if anchor is None or anchor.owner != owner:
+                    return None
+                if desc:
+                    query = query.where(
+                        or_(
+                            Job.created_at < anchor.created_at,
+                            (Job.created_at == anchor.created_at) & (Job.id < anchor.id),
+                        )
+                    )
+                else:
+                    query = query.where(
+                        or_(
+                            Job.created_at > anchor.created_at,
+                            (Job.created_at == anchor.created_at) & (Job.id > anchor.id),
+                        )
+                    )
+            keys = (Job.created_at.desc(), Job.id.desc()) if desc else (Job.created_at, Job.id)
+            rows = list(s.scalars(query.order_by(*keys).limit(limit + 1)))
+        return Page(jobs=rows[:limit], has_more=len(rows) > limit)
+
+    def delete(self, job_id: str, owner: str) -> bool:
+        with self.sessions.begin() as s:
+            job = s.get(Job, job_id)
+            if job is None or job.owner != owner:
+                return False
+            s.delete(job)
+        return True
+
+    def count_active(self, owner: str) -> int:
+        with self.sessions() as s:
+            rows = s.scalars(select(Job.id).where(Job.owner == owner, Job.status.in_(ACTIVE)))
+            return len(list(rows))
+
+    def add_character(self, character: Character) -> Character:
+        with self.sessions.begin() as s:
+            s.add(character)
+        return character
+
+    def get_character(self, character_id: str, owner: str) -> Character | None:
+        with self.sessions() as s:
+            character = s.get(Character, character_id)
+        return character if character is not None and character.owner == owner else None
+
+    # --- worker side ----------------------------------------------------------------------------------
+
+    def claim(self, worker_id: str) -> Job | None:
+        """Take the oldest queued job for `worker_id`, or None. Safe with any number of workers."""
+        self.requeue_stale()
+        now = time.time()
+        if self.is_postgres:
+            with self.sessions.begin() as s:
+                query = select(Job).where(Job.status == "queued").order_by(Job.created_at, Job.id).limit(1)
+                job = s.scalars(query.with_for_update(skip_locked=True)).first()
+                if job is None:
+                    return None
+                job.status, job.worker_id, job.heartbeat_at = "in_progress", worker_id, now
+                job.started_at = job.started_at or now
+                job.attempts += 1
+            return job
+        token = secrets.token_hex(16)
+        oldest = select(Job.id).where(Job.status == "queued").order_by(Job.created_at, Job.id).limit(1)
+        with self.sessions.begin() as s:
+            claimed = s.execute(
+                update(Job)
+                .where(Job.id == oldest.scalar_subquery(), Job.status == "queued")
+                .values(
+                    status="in_progress",
+                    worker_id=worker_id,
+                    claim_token=token,
+                    heartbeat_at=now,
+                    started_at=now,
+                    attempts=Job.attempts + 1,
+                )
+            ).rowcount
+        if not claimed:
+            return None
+        with self.sessions() as s:
+            return s.scalars(select(Job).where(Job.claim_token == token)).first()
+
+    def requeue_stale(self) -> None:
+        """Jobs of dead workers go back to the queue, or fail once they have cost `max_attempts` claims."""
+        cutoff = time.time() - self.stale_after
+        stale = (Job.status == "in_progress", Job.heartbeat_at < cutoff)
+        with self.sessions.begin() as s:
+            s.execute(
+                update(Job)
+                .where(*stale, Job.attempts >= self.max_attempts)
+                .values(
+                    status="failed",
+                    error_code="worker_lost",
+                    error_message=f"the worker running this job stopped responding {self.max_attempts} times",
+                    completed_at=time.time(),
+                    worker_id=None,
+                )
+            )
+            s.execute(
+                update(Job)
+                .where(*stale, Job.attempts < self.max_attempts)
+                .values(status="queued", worker_id=None, claim_token=None, progress=0)
+            )
+
+    def _update_mine(self, job_id: str, worker_id: str, **values) -> bool:
+        """Update a job this worker still owns; False if it was deleted or taken away meanwhile."""
+        with self.sessions.begin() as s:
+            result = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == "in_progress")
+                .values(**values)
+            )
+        return result.rowcount == 1
+
+    def heartbeat(self, job_id: str, worker_id: str) -> bool:
+        return self._update_mine(job_id, worker_id, heartbeat_at=time.time())
+
+    def set_progress(self, job_id: str, worker_id: str, progress: int) -> bool:
+        return self._update_mine(job_id, worker_id, progress=progress, heartbeat_at=time.time())
+
+    def complete(self, job_id: str, worker_id: str) -> bool:
+        return self._update_mine(
+            job_id, worker_id, status="completed", progress=100, completed_at=time.time()
+        )
+
+    def release(self, job_id: str, worker_id: str) -> bool:
+        """Give a job back to the queue (the worker is shutting down); this claim does not count."""
+        return self._update_mine(
+            job_id,
+            worker_id,
+            status="queued",
+            worker_id=None,
+            claim_token=None,
+            progress=0,
+            attempts=Job.attempts - 1,
+        )
+
+    def fail(self, job_id: str, worker_id: str, code: str, message: str) -> bool:
+        return self._update_mine(
+            job_id,
+            worker_id,
+            status="failed",
+            error_code=code,
+            error_message=message,
+            completed_at=time.time(),
+        )
