@@ -116,10 +116,10 @@ def infer_step(call, model, inp: dict) -> None:
         call(model, inp)
 
 
-def timed(fn, reps: int) -> float:
+def timed(fn, reps: int, *args) -> float:
     start = time.perf_counter()
     for _ in range(reps):
-        fn()
+        fn(*args)
     return (time.perf_counter() - start) / reps
 
 
@@ -162,8 +162,8 @@ def main() -> None:
     for r in range(args.rounds):
         order = list(sides.items()) if r % 2 == 0 else list(sides.items())[::-1]
         for name, (model, call, opt) in order:
-            results[name, "train"].append(timed(lambda: train_step(call, model, opt, train_in), args.reps))
-            results[name, "infer"].append(timed(lambda: infer_step(call, model, infer_in), args.reps))
+            results[name, "train"].append(timed(train_step, args.reps, call, model, opt, train_in))
+            results[name, "infer"].append(timed(infer_step, args.reps, call, model, infer_in))
     peak = matmul_peak()
 
     train_tokens = TRAIN_BATCH * train_in["latents"][0, 0].numel() // 4  # patch 1x2x2

@@ -17,12 +17,12 @@ Grid = tuple[int, int, int]  # (frames, rows, columns) of patches
 
 def grid_size(latent_shape: tuple[int, int, int], patch_size: Grid) -> Grid:
     """Patch grid (F/pt, H/ph, W/pw) of a latent (F, H, W); each side must divide exactly."""
-    if any(s % p for s, p in zip(latent_shape, patch_size)) or any(s <= 0 for s in latent_shape):
+    if any(s % p for s, p in zip(latent_shape, patch_size, strict=True)) or any(s <= 0 for s in latent_shape):
         raise InputError(
             f"latent grid (frames, height, width) {tuple(latent_shape)} is not a positive multiple of "
             f"the patch size {tuple(patch_size)}"
         )
-    return tuple(s // p for s, p in zip(latent_shape, patch_size))
+    return tuple(s // p for s, p in zip(latent_shape, patch_size, strict=True))
 
 
 def patchify(latents: Tensor, patch_size: Grid) -> Tensor:

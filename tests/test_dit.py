@@ -1,0 +1,181 @@
+"""The diffusion transformer: every grid kind, identity at init, packing equivalence, given frames, RoPE."""
+
+import pytest
+import torch
+
+from haneul.errors import InputError
+from haneul.models.dit import PRESETS, DiT, DiTConfig, dit_config
+from haneul.models.rope import apply_rope, axis_pairs, rope_tables
+
+
+def randomised(config: DiTConfig, seed: int = 0) -> DiT:
+    """A model whose zero-initialised parts are random too, so every path contributes to the output."""
+    torch.manual_seed(seed)
+    model = DiT(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return model.eval()
+
+
+def inputs(config: DiTConfig, grid: tuple[int, int, int], batch: int = 2, text_len: int = 5, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    f = grid[0]
+    latents = torch.randn(batch, config.in_channels, *grid, generator=g)
+    t = torch.rand(batch, f, generator=g)
+    given = torch.zeros(batch, f, dtype=torch.bool)
+    given[:, 0] = f > 1  # first frame given (image-to-video) when there is more than one
+    t[given] = 0
+    context = torch.randn(batch, text_len, config.text_dim, generator=g)
+    mask = torch.ones(batch, text_len, dtype=torch.bool)
+    mask[-1, text_len // 2 :] = False  # the last prompt is shorter: padded
+    return latents, t, context, mask, given
+
+
+GRIDS = {
+    "image": (1, 8, 8),
+    "long": (9, 4, 4),
+    "landscape": (2, 4, 12),
+    "portrait": (2, 12, 4),
+    "square": (3, 6, 6),
+}
+
+
+@pytest.mark.parametrize("kind", list(GRIDS))
+def test_shapes_for_every_grid_kind(kind):
+    config = dit_config("tiny")
+    model = randomised(config)
+    latents, *rest = inputs(config, GRIDS[kind])
+    out = model(latents, *rest)
+    assert out.shape == latents.shape
+    assert out.dtype == latents.dtype
+    assert torch.isfinite(out).all()
+
+
+def test_temporal_patches_and_bf16_autocast():
+    config = DiTConfig(**{**vars(dit_config("tiny")), "patch_size": (2, 2, 2)})
+    model = randomised(config)
+    args = inputs(config, (4, 4, 6))
+    out = model(*args)
+    assert out.shape == args[0].shape
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model(*args)
+    assert low.dtype == torch.float32  # returned in the latents' dtype
+    assert (low - out).abs().max() < 0.05 * out.abs().max()
+
+
+def test_blocks_are_identity_and_output_zero_at_init():
+    config = dit_config("tiny")
+    torch.manual_seed(0)
+    model = DiT(config)
+    latents, t, context, mask, given = inputs(config, (3, 4, 4))
+    assert torch.equal(model(latents, t, context, mask, given), torch.zeros_like(latents))
+    x = torch.randn(2, 3 * 2 * 2, config.hidden_size)
+    mod = torch.randn(2, 3, 6, config.hidden_size) * 0  # the shared modulation is zero at init
+    rope = rope_tables((3, 2, 2), config.hidden_size // config.num_heads)
+    ctx = model.text_embed(context)
+    for block in model.blocks:
+        assert torch.equal(block(x, mod, rope, ctx, None, mask[:, None, None]), x)
+
+
+def test_every_parameter_learns_within_three_steps():
+    """adaLN-Zero starts with most gradients zero; none may stay dead (a disconnected parameter would)."""
+    config = dit_config("tiny")
+    torch.manual_seed(0)
+    model = DiT(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    args = inputs(config, (3, 4, 4))
+    learned = {name: False for name, _ in model.named_parameters()}
+    for _ in range(3):
+        opt.zero_grad()
+        (model(*args) - 1).square().mean().backward()
+        for name, p in model.named_parameters():
+            learned[name] |= bool(p.grad is not None and p.grad.abs().sum() > 0)
+        opt.step()
+    assert [name for name, ok in learned.items() if not ok] == []
+
+
+def test_packed_equals_each_video_alone():
+    config = dit_config("tiny")
+    model = randomised(config, seed=1)
+    grids = [(3, 4, 6), (1, 8, 8), (2, 6, 2)]
+    text_len = 6
+    videos = [inputs(config, grid, batch=1, text_len=text_len, seed=i) for i, grid in enumerate(grids)]
+    context = torch.cat([v[2] for v in videos])
+    mask = torch.ones(len(grids), text_len, dtype=torch.bool)
+    mask[1, 2:] = False  # videos have prompts of different lengths
+    mask[2, 4:] = False
+    packed = model.forward_packed(
+        [v[0][0] for v in videos], [v[1][0] for v in videos], context, mask, [v[4][0] for v in videos]
+    )
+    for i, (latents, t, _, _, given) in enumerate(videos):
+        alone = model(latents, t, context[i : i + 1], mask[i : i + 1], given)
+        assert packed[i].shape == latents[0].shape
+        torch.testing.assert_close(packed[i], alone[0], atol=1e-4, rtol=0)
+
+
+def test_batch_rows_are_independent_and_padding_is_ignored():
+    config = dit_config("tiny")
+    model = randomised(config)
+    latents, t, context, mask, given = inputs(config, (2, 4, 4), text_len=6)  # row 1 has 3 real tokens
+    both = model(latents, t, context, mask, given)
+    trimmed = model(latents[1:], t[1:], context[1:, :3], mask[1:, :3], given[1:])
+    torch.testing.assert_close(both[1:], trimmed, atol=1e-5, rtol=0)
+
+
+def test_given_frames_change_the_prediction():
+    config = dit_config("tiny")
+    model = randomised(config)
+    latents, t, context, mask, given = inputs(config, (3, 4, 4))
+    base = model(latents, t, context, mask, given)
+    # The mask channel: same latents and times, different given flags -> different output.
+    assert not torch.allclose(model(latents, t, context, mask, torch.zeros_like(given)), base)
+    # The given frame's content reaches the other frames (through attention).
+    changed = latents.clone()
+    changed[:, :, 0] += 1.0
+    out = model(changed, t, context, mask, given)
+    assert not torch.allclose(out[:, :, 1:], base[:, :, 1:])
+    # Per-frame time: changing one frame's t changes the output.
+    t2 = t.clone()
+    t2[:, 2] = 1 - t2[:, 2]
+    assert not torch.allclose(model(latents, t2, context, mask, given), base)
+
+
+def test_bad_inputs_raise():
+    config = dit_config("tiny")
+    model = DiT(config)
+    latents, t, context, mask, given = inputs(config, (2, 4, 4))
+    with pytest.raises(InputError, match="patch size"):
+        model(latents[..., :3], t, context, mask, given)
+    with pytest.raises(InputError, match="channels"):
+        model(latents[:, :2], t, context, mask, given)
+    with pytest.raises(InputError, match="per latent frame"):
+        model(latents, t[:, :1], context, mask, given[:, :1])
+    with pytest.raises(InputError, match="valid: \\['s', 'tiny'\\]"):
+        dit_config("huge")
+    with pytest.raises(InputError, match="even"):
+        DiT(DiTConfig(hidden_size=60, num_heads=4))
+
+
+def test_rope_depends_only_on_relative_position():
+    head_dim = 24
+    cos, sin = rope_tables((4, 5, 6), head_dim)  # (120, 24)
+    q, k = torch.randn(head_dim), torch.randn(head_dim)
+
+    def score(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+        ia, ib = a[0] * 30 + a[1] * 6 + a[2], b[0] * 30 + b[1] * 6 + b[2]
+        qa = apply_rope(q[None], cos[ia : ia + 1], sin[ia : ia + 1])
+        kb = apply_rope(k[None], cos[ib : ib + 1], sin[ib : ib + 1])
+        return float(qa @ kb.T)
+
+    assert score((0, 0, 0), (1, 2, 3)) == pytest.approx(score((2, 1, 2), (3, 3, 5)), abs=1e-5)
+    assert score((0, 0, 0), (1, 2, 3)) != pytest.approx(score((0, 0, 0), (1, 3, 2)), abs=1e-3)
+    assert sum(axis_pairs(64)) == 32 and axis_pairs(64) == (12, 10, 10)
+    # tables for a grid are rows of the tables of any larger grid with the same positions
+    small, _ = rope_tables((1, 2, 3), head_dim)
+    torch.testing.assert_close(small[:3], cos[:3])
+
+
+def test_presets_build():
+    assert set(PRESETS) >= {"tiny", "s"}
+    assert DiT(dit_config("s")).config.hidden_size == PRESETS["s"].hidden_size

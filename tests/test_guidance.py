@@ -1,0 +1,54 @@
+"""Classifier-free guidance: scale 1 is the conditional output, batched equals two separate forwards."""
+
+import torch
+
+from haneul.guidance import guided_velocity
+from haneul.models.dit import DiT, dit_config
+
+
+class Counting(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.calls = model, 0
+
+    def forward(self, *args):
+        self.calls += 1
+        return self.model(*args)
+
+
+def setup(seed: int = 0):
+    torch.manual_seed(seed)
+    model = DiT(dit_config("tiny"))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    d = model.config.text_dim
+    x = torch.randn(2, 4, 3, 4, 4)
+    t = torch.rand(2, 3)
+    given = torch.tensor([[True, False, False], [False, False, False]])
+    t[given] = 0
+    context = torch.randn(2, 6, d)
+    mask = torch.ones(2, 6, dtype=torch.bool)
+    mask[1, 4:] = False
+    neg = torch.randn(1, 3, d)  # shorter negative prompt, one row for the batch
+    neg_mask = torch.ones(1, 3, dtype=torch.bool)
+    return Counting(model.eval()), x, t, context, mask, neg, neg_mask, given
+
+
+def test_scale_one_is_the_conditional_output_in_one_pass():
+    model, x, t, context, mask, neg, neg_mask, given = setup()
+    out = guided_velocity(model, x, t, context, mask, neg, neg_mask, given, 1.0)
+    assert model.calls == 1
+    assert torch.equal(out, model.model(x, t, context, mask, given))
+
+
+def test_batched_equals_two_separate_forwards():
+    model, x, t, context, mask, neg, neg_mask, given = setup()
+    scale = 4.5
+    out = guided_velocity(model, x, t, context, mask, neg, neg_mask, given, scale)
+    assert model.calls == 1  # cond and uncond in one batched forward
+    v_cond = model.model(x, t, context, mask, given)
+    v_neg = model.model(x, t, neg.expand(2, -1, -1), neg_mask.expand(2, -1), given)
+    torch.testing.assert_close(out, v_neg + scale * (v_cond - v_neg), atol=1e-4, rtol=1e-5)
+    zero = guided_velocity(model, x, t, context, mask, neg, neg_mask, given, 0.0)
+    torch.testing.assert_close(zero, v_neg, atol=1e-5, rtol=1e-5)
