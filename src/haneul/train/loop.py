@@ -13,7 +13,6 @@ batch (each process computes the mean loss of its equal share; DDP averages the 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
@@ -276,18 +275,24 @@ class Trainer:
             "data": self.data.describe(),
         }
 
-    def train_step(self, batch: Batch, count_flops: bool = False) -> tuple[dict[str, float], int, float]:
+    @torch.no_grad()
+    def measure_flops(self, batch: Batch) -> float:
+        """Training FLOPs per token: a counted forward (torch's FlopCounterMode) times 3 for the backward.
+
+        Counted on a separate no-grad pass because the counting mode changes kernel choices, and a
+        counted training step would no longer match an uncounted one bit for bit (resume, DDP tests).
+        """
+        with FlopCounterMode(display=False) as counter, autocast(self.config, self.d.device):
+            _, _, tokens = self.task.loss(self.model, batch, self.step)
+        return 3 * counter.get_total_flops() / max(tokens, 1)
+
+    def train_step(self, batch: Batch) -> tuple[dict[str, float], int, float]:
         lr = lr_at(self.step, self.config)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        # The first step of a run counts its FLOPs (torch's FlopCounterMode) for the MFU in the log.
-        counter = FlopCounterMode(display=False) if count_flops else contextlib.nullcontext()
-        with counter:
-            with autocast(self.config, self.d.device):
-                loss, parts, tokens = self.task.loss(self.model, batch, self.step)
-            loss.backward()
-        if count_flops:
-            self.flops_per_token = counter.get_total_flops() / max(tokens, 1)
+        with autocast(self.config, self.d.device):
+            loss, parts, tokens = self.task.loss(self.model, batch, self.step)
+        loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -309,7 +314,7 @@ class Trainer:
         tokens_total = self.tokens_before
         window_tokens, window_start = 0, time.perf_counter()
         parts: dict[str, float] = {}
-        self.flops_per_token = 0.0
+        fpt = 0.0
         self.metrics.write(
             event="start", step=self.step, world_size=self.d.world_size, data=self.data.describe()
         )
@@ -318,8 +323,9 @@ class Trainer:
             job = bar.add_task(Path(config.out).name, total=config.steps, completed=self.step, status="")
             while self.step < config.steps:
                 batch = self.data.batch(self.step, self.d.rank)
-                parts, tokens, grad_norm = self.train_step(batch, count_flops=self.step == start_step)
-                fpt = self.flops_per_token
+                if self.step == start_step:
+                    fpt = self.measure_flops(batch)
+                parts, tokens, grad_norm = self.train_step(batch)
                 self.step += 1
                 tokens_total += tokens
                 window_tokens += tokens

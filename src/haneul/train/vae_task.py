@@ -56,7 +56,7 @@ class VAETask:
         total, parts = vae_loss(recon, video, mean, logvar, weights, fake_logits=fake_logits)
         parts.pop("total", None)
         parts["psnr"] = float(psnr(recon.detach(), video))
-        if use_disc:
+        if use_disc and torch.is_grad_enabled():  # not in the loop's no-grad FLOP count
             parts["disc"] = self.disc_step(video, recon.detach())
         tokens = video.shape[0] * mean.shape[2] * mean.shape[3] * mean.shape[4]  # latent positions
         return total, parts, tokens
