@@ -12,11 +12,11 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
+from test_train_data import make_folder
 
 from haneul.models.vae import VAEConfig, VideoVAE
 from haneul.train.checkpoint import SLEEP_ENV, find_checkpoint, load_checkpoint, save_checkpoint
 from haneul.weights import load_config, load_state
-from test_train_data import make_folder
 
 TINY_VAE = """
 data: {data}
