@@ -35,8 +35,8 @@ EN_STOPWORDS = frozenset(
 # Korean tokens that carry no content here (copulas, "on top of" as location, counters, connectives).
 KO_STOPWORDS = frozenset(
     "있다 있는 있고 있어요 있습니다 위에서 위에 위를 위 아래에서 에서 장면 영상 화면 그리고 하고 개 개의 개가 개를 "
-    "한다 합니다 하는 함께 서로 다시 나온다 나와 나오고 나타난다 반대편으로 반대쪽으로 속에서 속 안에서 앞에서 앞 사이로 곳에서 "
-    "모습 모습이 동안 점점 계속 그 이 저".split()
+    "한다 합니다 하는 함께 서로 다시 나온다 나와 나오고 크기 크기의 패닝 패닝한다 패닝하고 패닝하며 반대편으로 반대쪽으로 속에서 속 안에서 앞에서 앞 사이로 곳에서 "
+    "모습 모습이 동안 점점 계속 그 이 저 화면에 화면을 화면에서 버린다 오른다 올라 멈춘다 그것을 그걸".split()
 )
 # Particles and copulas a Korean noun or adjective may carry after its stem.
 KO_PARTICLES = frozenset(
@@ -95,7 +95,7 @@ def _ko_match(stem: str, token: str, category: str) -> str | None:
     if not token.startswith(stem):
         return None
     rest = token[len(stem) :]
-    if category == "event" or rest in KO_PARTICLES:  # verbs take any ending: 튄다, 튀어, 튀고
+    if category in ("event", "light", "camera") or rest in KO_PARTICLES:  # verbs take any ending: 튄다, 튀어
         return rest
     return None
 
@@ -168,6 +168,8 @@ class _Parser:
                     self.spec.objects[new[0]].event = "collide"
                     self.spec.objects[new[0]].target = s
             self.wants_target = []
+            if self.spec.objects[new[0]].event == "collide":
+                return  # its role is set; the next event belongs to the objects named after it
         self.fresh += new
 
     def set_event(self, event: str) -> None:
@@ -195,7 +197,7 @@ class _Parser:
                 self.spec.objects[i].event = event
             if event in vocab.NEEDS_TARGET:
                 self.wants_target = list(subjects)
-        self.expect_occluder = event == "pass_behind"
+        self.expect_occluder = event == "pass_behind" and self.spec.occluder is None  # Korean names it first
         self.last_subjects, self.fresh = subjects, []
 
     def set_on_current(self, field: str, value: str) -> bool:

@@ -391,11 +391,11 @@ EVENTS: dict[str, Words] = {
             "passing behind",
             "behind",
         ),
-        ("뒤로", "뒤를", "뒤에", "지나"),
+        ("뒤로", "뒤를", "뒤에", "지나", "숨"),
     ),
     "follow": Words(
         ("follows", "follow", "following", "chases", "chasing", "trails", "runs after", "goes after"),
-        ("따라", "쫓아", "뒤쫓"),
+        ("따라", "쫓", "뒤쫓"),
     ),
     "enter": Words(
         (
@@ -438,7 +438,7 @@ CAMERA_MOVES: dict[str, Words] = {
             "the camera stays still",
             "camera is still",
         ),
-        ("고정 카메라", "카메라 고정"),
+        ("고정 카메라", "카메라 고정", "카메라 고정된"),
     ),
     "pan_left": Words(
         (
@@ -449,7 +449,7 @@ CAMERA_MOVES: dict[str, Words] = {
             "camera pans to the left",
             "camera moves left",
         ),
-        ("카메라가 왼쪽으로", "왼쪽으로 패닝"),
+        ("카메라 왼쪽으로", "왼쪽으로 패닝"),
     ),
     "pan_right": Words(
         (
@@ -460,23 +460,23 @@ CAMERA_MOVES: dict[str, Words] = {
             "camera pans to the right",
             "camera moves right",
         ),
-        ("카메라가 오른쪽으로", "오른쪽으로 패닝"),
+        ("카메라 오른쪽으로", "오른쪽으로 패닝"),
     ),
     "pan_up": Words(
         ("camera pans up", "pan up", "pans up", "tilts up", "camera tilts up", "camera moves up"),
-        ("카메라가 위로", "위로 패닝"),
+        ("카메라 위로", "위로 패닝"),
     ),
     "pan_down": Words(
         ("camera pans down", "pan down", "pans down", "tilts down", "camera tilts down", "camera moves down"),
-        ("카메라가 아래로", "아래로 패닝"),
+        ("카메라 아래로", "아래로 패닝"),
     ),
     "zoom_in": Words(
         ("camera zooms in", "zoom in", "zooms in", "zooming in", "camera pushes in", "close up"),
-        ("줌인", "확대", "줌 인", "가까이"),
+        ("줌인", "확대", "줌 인", "카메라 줌인", "카메라 확대"),
     ),
     "zoom_out": Words(
         ("camera zooms out", "zoom out", "zooms out", "zooming out", "camera pulls back", "pulls back"),
-        ("줌아웃", "축소", "줌 아웃", "멀어"),
+        ("줌아웃", "축소", "줌 아웃", "카메라 줌아웃", "카메라 축소"),
     ),
 }
 # Camera speed: a pan moves the view this many units per second; a zoom goes from 1 to ZOOM_END (or back).

@@ -1,0 +1,261 @@
+"""Captions at two levels, both true to the simulated scene.
+
+- `short_caption(spec, rng)`: a prompt as a person types it, in varied phrasing (at least five templates
+  per event, English and Korean). Every template uses only vocabulary words, so `parse_prompt` reads it back
+  to the same kinds, colours and events (tested).
+- `detailed_caption(spec_or_scene)`: one regular English paragraph that states everything: the backdrop,
+  light and camera, then every object (size, colour, kind, where it starts, what it does, how fast, in
+  which direction, and when things happen), then the left-to-right order. Left and right are the viewer's.
+  Given a rendered `Scene` it uses the ground truth (bounce times, when an object is hidden or leaves the
+  frame); given a bare `SceneSpec` it states only what the spec says. It is the style the model is trained
+  on and the prompt expander imitates, so its wording is fixed: one sentence shape per fact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from haneul.world import vocab
+from haneul.world.sim import Scene, position_label
+from haneul.world.spec import ObjectSpec, SceneSpec
+
+KIND_NAMES = {"person": "character"}
+POSITION_NAMES = {
+    "left": "left",
+    "right": "right",
+    "top": "top",
+    "bottom": "bottom",
+    "centre": "centre",
+    "top_left": "top left",
+    "top_right": "top right",
+    "bottom_left": "bottom left",
+    "bottom_right": "bottom right",
+}
+DIRECTION_NAMES = {
+    "left": "to the left",
+    "right": "to the right",
+    "up": "upward",
+    "down": "downward",
+    "up_left": "up and to the left",
+    "up_right": "up and to the right",
+    "down_left": "down and to the left",
+    "down_right": "down and to the right",
+}
+BACKGROUND_NAMES = {
+    "white": "a plain white background",
+    "black": "a plain black background",
+    "sky": "a clear blue sky with a few clouds",
+    "grass": "green grass under a blue sky",
+    "sea": "the sea under a blue sky",
+    "night": "a dark night sky full of stars",
+    "sand": "sand under a blue sky",
+    "snow": "a snowy field under a pale sky",
+    "wall": "a stone brick wall",
+}
+LIGHT_NAMES = {
+    "day": "in daylight",
+    "dusk": "in the warm orange light of dusk",
+    "night": "in dim blue night light",
+    "day_to_night": "while the light changes from day to dusk to night",
+}
+CAMERA_NAMES = {
+    "static": "The camera is static.",
+    "pan_left": "The camera pans to the left.",
+    "pan_right": "The camera pans to the right.",
+    "pan_up": "The camera pans up.",
+    "pan_down": "The camera pans down.",
+    "zoom_in": "The camera zooms in.",
+    "zoom_out": "The camera zooms out.",
+}
+SPEED_NAMES = {"slow": "slowly", "medium": "at a medium speed", "fast": "quickly"}
+OCCLUDER_NAMES = {"wall": "a wall", "tree": "a tree", "box": "a wooden box"}
+
+
+def object_name(o: ObjectSpec, with_size: bool = True) -> str:
+    size = {"small": "small ", "medium": "medium-sized ", "large": "large "}[o.size] if with_size and o.size else ""
+    colour = f"{o.colour} " if o.colour else ""
+    return f"{size}{colour}{KIND_NAMES.get(o.kind, o.kind or 'object')}"
+
+
+def _article(phrase: str) -> str:
+    return ("an " if phrase[0] in "aeiou" else "a ") + phrase
+
+
+# --- detailed ---------------------------------------------------------------------------------------------------
+
+
+def detailed_caption(spec_or_scene: SceneSpec | Scene) -> str:
+    """Everything about the clip in one regular English paragraph (see module docstring)."""
+    scene = spec_or_scene if isinstance(spec_or_scene, Scene) else None
+    spec = scene.spec if scene else spec_or_scene
+    n = len(spec.objects)
+    count = {1: "One object", 2: "Two objects", 3: "Three objects", 4: "Four objects"}.get(n, "Objects")
+    parts = []
+    setting = f"{count} on {BACKGROUND_NAMES[spec.background]}" if spec.background else f"{count} on an open background"
+    if spec.light:
+        setting += f", {LIGHT_NAMES[spec.light]}"
+    parts.append(setting + ".")
+    if spec.camera:
+        parts.append(CAMERA_NAMES[spec.camera])
+    if scene is not None and scene.occluder is not None:
+        parts.append(f"There is {OCCLUDER_NAMES[scene.occluder.kind]} in the middle of the view.")
+    elif spec.occluder:
+        parts.append(f"There is {OCCLUDER_NAMES[spec.occluder]} in the view.")
+    names = _unique_names(spec)
+    for i, o in enumerate(spec.objects):
+        parts.append(_object_sentence(spec, scene, i, names))
+    order = _order_sentence(spec, scene, names)
+    if order:
+        parts.append(order)
+    return " ".join(parts)
+
+
+def _unique_names(spec: SceneSpec) -> list[str]:
+    """'the red ball'; with the size when two objects share colour and kind; numbered if still equal."""
+    names = [object_name(o, with_size=False) for o in spec.objects]
+    for i, o in enumerate(spec.objects):
+        if names.count(names[i]) > 1:
+            names[i] = object_name(o)
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if names.count(name) > 1:
+            seen[name] = seen.get(name, 0) + 1
+            out.append(f"{['first', 'second', 'third', 'fourth'][seen[name] - 1]} {name}")
+        else:
+            out.append(name)
+    return out
+
+
+def _object_sentence(spec: SceneSpec, scene: Scene | None, i: int, names: list[str]) -> str:
+    o = spec.objects[i]
+    name = names[i]
+    start = f" starts at the {POSITION_NAMES[o.position]}" if o.position else ""
+    head = f"{_article(object_name(o)).capitalize()}{start}"
+    speed = f" {SPEED_NAMES[o.speed]}" if o.speed else ""
+    direction = f" {DIRECTION_NAMES[o.direction]}" if o.direction else ""
+    target = f"the {names[o.target]}" if o.target is not None else "another object"
+    e = o.event
+    if e is None:
+        text = f"{head}."
+    elif e == "still":
+        text = f"{head} and stays still."
+    elif e == "move":
+        text = f"{head} and moves{direction}{speed}."
+    elif e == "bounce":
+        text = f"{head}, falls{' drifting' + direction if direction else ''} and bounces on the ground, each bounce lower than the last"
+        text += _bounce_times(scene, i) + "."
+    elif e == "roll":
+        text = f"{head} and rolls{direction} along the ground{speed}, turning {'clockwise' if o.direction == 'right' else 'counterclockwise'}."
+    elif e == "rotate":
+        text = f"{head} and spins clockwise in place{speed}."
+    elif e == "grow":
+        text = f"{head} and grows{speed}, ending larger than it began."
+    elif e == "shrink":
+        text = f"{head} and shrinks{speed}, ending smaller than it began."
+    elif e == "collide":
+        text = f"{head}, moves{direction}{speed} and collides with {target}" + _collision_after(scene, i) + "."
+    elif e == "pass_behind":
+        occluder = OCCLUDER_NAMES[spec.occluder] if spec.occluder else "an occluder"
+        text = f"{head}, moves{direction}{speed} and passes behind {occluder}" + _hidden_times(scene, i) + ", coming out on the other side."
+    elif e == "follow":
+        text = f"{head} and follows {target}{speed}, staying a short distance behind it."
+    elif e == "enter":
+        text = f"{head} outside the frame and enters it{direction}{speed}" + _edge_time(scene, i, entering=True) + "."
+    else:  # exit
+        text = f"{head} and moves{direction}{speed}, leaving the frame" + _edge_time(scene, i, entering=False) + "."
+    return text + _leaves_sentence(scene, i, name)
+
+
+def _seconds(t: float) -> str:
+    return f"{t:.1f} s"
+
+
+def _bounce_times(scene: Scene | None, i: int) -> str:
+    if scene is None:
+        return ""
+    times = [t for t, j, what in scene.moments if j == i and what == "bounce"]
+    if not times:
+        return ", still falling at the end"
+    shown = ", ".join(_seconds(t) for t in times[:4]) + (" and later" if len(times) > 4 else "")
+    return f"; it hits the ground at {shown}"
+
+
+def _collision_after(scene: Scene | None, i: int) -> str:
+    if scene is None:
+        return ""
+    t_c = next((t for t, _, what in scene.moments if what == "collide"), None)
+    if t_c is None or t_c > scene.times[-1]:
+        return ", just after the clip ends"
+    k = min(int(np.searchsorted(scene.times, t_c)), scene.num_frames - 1)
+    vx = scene.tracks[i].vel[k, 0]
+    before = scene.tracks[i].vel[0, 0]
+    if abs(vx) < 0.02:
+        after = "and stops"
+    elif np.sign(vx) != np.sign(before):
+        after = f"and bounces back {DIRECTION_NAMES['left' if vx < 0 else 'right']}"
+    else:
+        after = f"and keeps going {DIRECTION_NAMES['left' if vx < 0 else 'right']} more {'slowly' if abs(vx) < abs(before) else 'quickly'}"
+    return f" at {_seconds(t_c)} {after}"
+
+
+def _visible(scene: Scene, i: int) -> np.ndarray:
+    return np.array([f["objects"][i]["visible"] for f in scene.truth["frames"]])
+
+
+def _hidden_times(scene: Scene | None, i: int) -> str:
+    if scene is None or scene.truth is None:
+        return ""
+    hidden = np.flatnonzero(_visible(scene, i) < 0.05)
+    if len(hidden) == 0:
+        return ", partly hidden as it crosses"
+    return f", fully hidden from {_seconds(scene.times[hidden[0]])} to {_seconds(scene.times[hidden[-1]])}"
+
+
+def _edge_time(scene: Scene | None, i: int, entering: bool) -> str:
+    if scene is None or scene.truth is None:
+        return ""
+    vis = _visible(scene, i)
+    if entering:
+        full = np.flatnonzero(vis > 0.95)
+        return f", fully in view from {_seconds(scene.times[full[0]])}" if len(full) else ", still partly outside at the end"
+    gone = np.flatnonzero(vis < 0.01)
+    return f" at {_seconds(scene.times[gone[0]])}" if len(gone) else ", still partly in view at the end"
+
+
+def _leaves_sentence(scene: Scene | None, i: int, name: str) -> str:
+    """For events other than exit: say if the object leaves the frame (not just hides behind the occluder)."""
+    if scene is None or scene.truth is None or scene.spec.objects[i].event in ("exit", "enter"):
+        return ""
+    frames = scene.truth["frames"]
+    w, h = scene.width, scene.height
+    for k, f in enumerate(frames):
+        x0, y0, x1, y1 = f["objects"][i]["box"]
+        if x1 < 0 or y1 < 0 or x0 > w or y0 > h:
+            side = "left" if x1 < 0 else "right" if x0 > w else "top" if y1 < 0 else "bottom"
+            return f" The {name} leaves the frame at the {side} edge at {_seconds(scene.times[k])}."
+    return ""
+
+
+def _order_sentence(spec: SceneSpec, scene: Scene | None, names: list[str]) -> str:
+    """Left-to-right order (viewer's) at the start, from ground truth or from the stated relations."""
+    if len(spec.objects) < 2:
+        return ""
+    if scene is not None and scene.truth is not None:
+        xs = [o["centre"][0] for o in scene.truth["frames"][0]["objects"]]
+        order = sorted(range(len(xs)), key=lambda i: xs[i])
+        text = "From left to right at the start: " + ", ".join(f"the {names[i]}" for i in order) + "."
+        ys = [o["centre"][1] for o in scene.truth["frames"][0]["objects"]]
+        top = min(range(len(ys)), key=lambda i: ys[i])
+        if max(ys) - min(ys) > 0.15 * min(scene.width, scene.height):
+            text += f" The {names[top]} is the highest."
+        return text
+    words = {"left_of": "to the left of", "right_of": "to the right of", "above": "above", "below": "below"}
+    return " ".join(f"The {names[r.a]} is {words[r.relation]} the {names[r.b]}." for r in spec.relations)
+
+
+def end_position(scene: Scene, i: int) -> str:
+    """Where object i is at the end, in the viewer's terms (used by the benchmark and captions)."""
+    cx, cy = scene.truth["frames"][-1]["objects"][i]["centre"]
+    s = min(scene.width, scene.height)
+    return position_label(cx / s, cy / s, scene.width / s, scene.height / s)
