@@ -23,10 +23,14 @@ def _lerp(a, b, u: np.ndarray) -> np.ndarray:
 def _noise(h: int, w: int, cell: int, rng: np.random.Generator) -> np.ndarray:
     """Smooth value noise in [-1, 1] with features about `cell` pixels wide."""
     small = rng.uniform(-1, 1, (h // cell + 2, w // cell + 2)).astype(np.float32)
-    return cv2.resize(small, (w + 2 * cell, h + 2 * cell), interpolation=cv2.INTER_CUBIC)[cell : cell + h, cell : cell + w]
+    return cv2.resize(small, (w + 2 * cell, h + 2 * cell), interpolation=cv2.INTER_CUBIC)[
+        cell : cell + h, cell : cell + w
+    ]
 
 
-def render_background(name: str, x0: float, y0: float, w: int, h: int, unit: float, view_h: float, rng: np.random.Generator) -> np.ndarray:
+def render_background(
+    name: str, x0: float, y0: float, w: int, h: int, unit: float, view_h: float, rng: np.random.Generator
+) -> np.ndarray:
     bg = vocab.BACKGROUNDS[name]
     ys = y0 + (np.arange(h, dtype=np.float32) + 0.5) / unit  # world y of each row
     if name in ("white", "black"):
@@ -49,7 +53,9 @@ def render_background(name: str, x0: float, y0: float, w: int, h: int, unit: flo
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _clouds(img: np.ndarray, x0: float, y0: float, unit: float, horizon: float, rng: np.random.Generator) -> None:
+def _clouds(
+    img: np.ndarray, x0: float, y0: float, unit: float, horizon: float, rng: np.random.Generator
+) -> None:
     """A few soft white clouds high in the sky (about one per unit of width)."""
     h, w = img.shape[:2]
     layer = np.zeros((h, w), np.float32)
@@ -64,7 +70,9 @@ def _clouds(img: np.ndarray, x0: float, y0: float, unit: float, horizon: float, 
     img += (np.float32(250) - img) * layer[..., None]
 
 
-def _ground_detail(name: str, img: np.ndarray, ys: np.ndarray, horizon: float, unit: float, colours, rng) -> None:
+def _ground_detail(
+    name: str, img: np.ndarray, ys: np.ndarray, horizon: float, unit: float, colours, rng
+) -> None:
     h, w = img.shape[:2]
     top = int(np.searchsorted(ys, horizon))
     if top >= h:
@@ -74,19 +82,56 @@ def _ground_detail(name: str, img: np.ndarray, ys: np.ndarray, horizon: float, u
         for _ in range(n):
             x, y = rng.uniform(0, w), rng.uniform(top, h)
             shade = np.array(colours[3]) * rng.uniform(0.7, 1.25)
-            cv2.line(img, (int(x), int(y)), (int(x + rng.uniform(-2, 2)), int(y - unit * 0.025)), shade.tolist(), 1, cv2.LINE_AA)
+            cv2.line(
+                img,
+                (int(x), int(y)),
+                (int(x + rng.uniform(-2, 2)), int(y - unit * 0.025)),
+                shade.tolist(),
+                1,
+                cv2.LINE_AA,
+            )
     elif name == "sea":  # light wave crests
         for _ in range(n // 3):
             x, y = rng.uniform(0, w), rng.uniform(top, h)
-            cv2.ellipse(img, (int(x), int(y)), (int(unit * 0.04), int(unit * 0.01)), 0, 180, 360, (150, 195, 225), 1, cv2.LINE_AA)
+            cv2.ellipse(
+                img,
+                (int(x), int(y)),
+                (int(unit * 0.04), int(unit * 0.01)),
+                0,
+                180,
+                360,
+                (150, 195, 225),
+                1,
+                cv2.LINE_AA,
+            )
     elif name == "sand":  # ripples
         for _ in range(n // 4):
             x, y = rng.uniform(0, w), rng.uniform(top, h)
-            cv2.ellipse(img, (int(x), int(y)), (int(unit * 0.06), int(unit * 0.012)), 0, 200, 340, (196, 166, 110), 1, cv2.LINE_AA)
+            cv2.ellipse(
+                img,
+                (int(x), int(y)),
+                (int(unit * 0.06), int(unit * 0.012)),
+                0,
+                200,
+                340,
+                (196, 166, 110),
+                1,
+                cv2.LINE_AA,
+            )
     elif name == "snow":  # soft blue hollows
         for _ in range(n // 10):
             x, y = rng.uniform(0, w), rng.uniform(top, h)
-            cv2.ellipse(img, (int(x), int(y)), (int(unit * 0.07), int(unit * 0.015)), 0, 0, 360, (210, 222, 238), -1, cv2.LINE_AA)
+            cv2.ellipse(
+                img,
+                (int(x), int(y)),
+                (int(unit * 0.07), int(unit * 0.015)),
+                0,
+                0,
+                360,
+                (210, 222, 238),
+                -1,
+                cv2.LINE_AA,
+            )
 
 
 def _night(ys: np.ndarray, w: int, unit: float, view_h: float, colours, rng) -> np.ndarray:

@@ -72,7 +72,11 @@ OCCLUDER_NAMES = {"wall": "a wall", "tree": "a tree", "box": "a wooden box"}
 
 
 def object_name(o: ObjectSpec, with_size: bool = True) -> str:
-    size = {"small": "small ", "medium": "medium-sized ", "large": "large "}[o.size] if with_size and o.size else ""
+    size = (
+        {"small": "small ", "medium": "medium-sized ", "large": "large "}[o.size]
+        if with_size and o.size
+        else ""
+    )
     colour = f"{o.colour} " if o.colour else ""
     return f"{size}{colour}{KIND_NAMES.get(o.kind, o.kind or 'object')}"
 
@@ -91,11 +95,18 @@ def detailed_caption(spec_or_scene: SceneSpec | Scene) -> str:
     n = len(spec.objects)
     count = {1: "One object", 2: "Two objects", 3: "Three objects", 4: "Four objects"}.get(n, "Objects")
     parts = []
-    setting = f"{count} on {BACKGROUND_NAMES[spec.background]}" if spec.background else f"{count} on an open background"
+    setting = (
+        f"{count} on {BACKGROUND_NAMES[spec.background]}"
+        if spec.background
+        else f"{count} on an open background"
+    )
     if spec.light:
         setting += f", {LIGHT_NAMES[spec.light]}"
-    parts.append(setting + ".")
-    if spec.camera:
+    parts.append(
+        setting + ("." if not (scene is not None and scene.num_frames == 1) else ", as a still picture.")
+    )
+    still = scene is not None and scene.num_frames == 1
+    if spec.camera and not still:
         parts.append(CAMERA_NAMES[spec.camera])
     if scene is not None and scene.occluder is not None:
         parts.append(f"There is {OCCLUDER_NAMES[scene.occluder.kind]} in the middle of the view.")
@@ -103,7 +114,10 @@ def detailed_caption(spec_or_scene: SceneSpec | Scene) -> str:
         parts.append(f"There is {OCCLUDER_NAMES[spec.occluder]} in the view.")
     names = _unique_names(spec)
     for i, o in enumerate(spec.objects):
-        parts.append(_object_sentence(spec, scene, i, names))
+        if still:
+            parts.append(f"{_article(object_name(o)).capitalize()} at the {POSITION_NAMES[o.position]}.")
+        else:
+            parts.append(_object_sentence(spec, scene, i, names))
     order = _order_sentence(spec, scene, names)
     if order:
         parts.append(order)
@@ -154,16 +168,30 @@ def _object_sentence(spec: SceneSpec, scene: Scene | None, i: int, names: list[s
     elif e == "shrink":
         text = f"{head} and shrinks{speed}, ending smaller than it began."
     elif e == "collide":
-        text = f"{head}, moves{direction}{speed} and collides with {target}" + _collision_after(scene, i) + "."
+        text = (
+            f"{head}, moves{direction}{speed} and collides with {target}" + _collision_after(scene, i) + "."
+        )
     elif e == "pass_behind":
         occluder = OCCLUDER_NAMES[spec.occluder] if spec.occluder else "an occluder"
-        text = f"{head}, moves{direction}{speed} and passes behind {occluder}" + _hidden_times(scene, i) + ", coming out on the other side."
+        text = (
+            f"{head}, moves{direction}{speed} and passes behind {occluder}"
+            + _hidden_times(scene, i)
+            + ", coming out on the other side."
+        )
     elif e == "follow":
         text = f"{head} and follows {target}{speed}, staying a short distance behind it."
     elif e == "enter":
-        text = f"{head} outside the frame and enters it{direction}{speed}" + _edge_time(scene, i, entering=True) + "."
+        text = (
+            f"{head} outside the frame and enters it{direction}{speed}"
+            + _edge_time(scene, i, entering=True)
+            + "."
+        )
     else:  # exit
-        text = f"{head} and moves{direction}{speed}, leaving the frame" + _edge_time(scene, i, entering=False) + "."
+        text = (
+            f"{head} and moves{direction}{speed}, leaving the frame"
+            + _edge_time(scene, i, entering=False)
+            + "."
+        )
     return text + _leaves_sentence(scene, i, name)
 
 
@@ -218,7 +246,11 @@ def _edge_time(scene: Scene | None, i: int, entering: bool) -> str:
     vis = _visible(scene, i)
     if entering:
         full = np.flatnonzero(vis > 0.95)
-        return f", fully in view from {_seconds(scene.times[full[0]])}" if len(full) else ", still partly outside at the end"
+        return (
+            f", fully in view from {_seconds(scene.times[full[0]])}"
+            if len(full)
+            else ", still partly outside at the end"
+        )
     gone = np.flatnonzero(vis < 0.01)
     return f" at {_seconds(scene.times[gone[0]])}" if len(gone) else ", still partly in view at the end"
 

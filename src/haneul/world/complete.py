@@ -30,7 +30,15 @@ EVENT_WEIGHTS = {
     "enter": 0.03,
     "exit": 0.03,
 }
-CAMERA_WEIGHTS = {"static": 0.64, "pan_left": 0.07, "pan_right": 0.07, "pan_up": 0.04, "pan_down": 0.04, "zoom_in": 0.07, "zoom_out": 0.07}
+CAMERA_WEIGHTS = {
+    "static": 0.64,
+    "pan_left": 0.07,
+    "pan_right": 0.07,
+    "pan_up": 0.04,
+    "pan_down": 0.04,
+    "zoom_in": 0.07,
+    "zoom_out": 0.07,
+}
 LIGHT_WEIGHTS = {"day": 0.64, "dusk": 0.12, "night": 0.12, "day_to_night": 0.12}
 COUNT_WEIGHTS = {1: 0.4, 2: 0.3, 3: 0.17, 4: 0.13}
 ROLLING_KINDS = ("ball", "ring", "car")  # what "roll" picks when the kind is open
@@ -49,15 +57,19 @@ def _choice(rng: np.random.Generator, items) -> object:
     return items[int(rng.integers(len(items)))]
 
 
-def complete_spec(spec: SceneSpec, rng: np.random.Generator) -> SceneSpec:
-    """A copy of `spec` with every open field chosen; what the spec states is kept as is."""
+def complete_spec(spec: SceneSpec, rng: np.random.Generator, duration: float | None = None) -> SceneSpec:
+    """A copy of `spec` with every open field chosen; what the spec states is kept as is.
+
+    With `duration` (seconds), open speeds of travelling objects are chosen so the path fits in the view,
+    so long random clips do not spend most of their frames on an empty backdrop.
+    """
     spec = copy.deepcopy(spec).validate()
     if not spec.objects:
         spec.objects = [ObjectSpec() for _ in range(_pick(rng, COUNT_WEIGHTS))]
     _complete_events(spec, rng)
     _complete_scene(spec, rng)
     _complete_looks(spec, rng)
-    _complete_motion(spec, rng)
+    _complete_motion(spec, rng, duration)
     _complete_positions(spec, rng)
     return spec.validate()
 
@@ -67,9 +79,17 @@ def _complete_events(spec: SceneSpec, rng: np.random.Generator) -> None:
     for i, o in enumerate(spec.objects):
         if o.event is None:
             weights = dict(EVENT_WEIGHTS)
-            if any(q.event == "pass_behind" for q in spec.objects) or spec.occluder is None and len(spec.objects) > 2:
+            if (
+                any(q.event == "pass_behind" for q in spec.objects)
+                or spec.occluder is None
+                and len(spec.objects) > 2
+            ):
                 weights.pop("pass_behind")  # one occluder crossing per scene keeps the story clear
-            free = [j for j, q in enumerate(spec.objects) if j != i and (q.event is None or q.event == "collide" and q.target is None)]
+            free = [
+                j
+                for j, q in enumerate(spec.objects)
+                if j != i and (q.event is None or q.event == "collide" and q.target is None)
+            ]
             if not free and len(spec.objects) >= vocab.MAX_OBJECTS:
                 weights.pop("collide")
             o.event = _pick(rng, weights)
@@ -90,7 +110,9 @@ def _complete_events(spec: SceneSpec, rng: np.random.Generator) -> None:
                 leader.event, leader.target = "move", None
     if any(o.event == "pass_behind" for o in spec.objects) and spec.occluder is None:
         colours = [o.colour for o in spec.objects if o.colour]
-        options = [k for k in vocab.OCCLUDERS if not any(vocab.clashes(c, spec.background, k) for c in colours)]
+        options = [
+            k for k in vocab.OCCLUDERS if not any(vocab.clashes(c, spec.background, k) for c in colours)
+        ]
         if not options:
             raise InputError(f"no occluder stands out from the colours {', '.join(colours)}")
         spec.occluder = _choice(rng, options)
@@ -98,13 +120,19 @@ def _complete_events(spec: SceneSpec, rng: np.random.Generator) -> None:
 
 def _partner(spec: SceneSpec, i: int, rng: np.random.Generator) -> int:
     """Another object for object i to collide with or follow; a new one if none is free."""
-    free = [j for j, q in enumerate(spec.objects) if j != i and (q.event is None or q.event == spec.objects[i].event and q.target in (None, i))]
+    free = [
+        j
+        for j, q in enumerate(spec.objects)
+        if j != i and (q.event is None or q.event == spec.objects[i].event and q.target in (None, i))
+    ]
     if spec.objects[i].event == "follow":
         free = [j for j, q in enumerate(spec.objects) if j != i and q.event != "follow"] or free
     if free:
         return free[0]
     if len(spec.objects) >= vocab.MAX_OBJECTS:
-        raise InputError(f"object {i} {spec.objects[i].event}s but there is no other object free; the world shows at most {vocab.MAX_OBJECTS}")
+        raise InputError(
+            f"object {i} {spec.objects[i].event}s but there is no other object free; the world shows at most {vocab.MAX_OBJECTS}"
+        )
     spec.objects.append(ObjectSpec(event="collide" if spec.objects[i].event == "collide" else None))
     j = len(spec.objects) - 1
     if spec.objects[j].event is None:
@@ -115,7 +143,9 @@ def _partner(spec: SceneSpec, i: int, rng: np.random.Generator) -> int:
 def _complete_scene(spec: SceneSpec, rng: np.random.Generator) -> None:
     colours = [o.colour for o in spec.objects if o.colour]
     if spec.background is None:
-        options = [b for b in vocab.BACKGROUNDS if not any(vocab.clashes(c, b, spec.occluder) for c in colours)]
+        options = [
+            b for b in vocab.BACKGROUNDS if not any(vocab.clashes(c, b, spec.occluder) for c in colours)
+        ]
         if not options:
             raise InputError(f"no background lets the colours {', '.join(colours)} stand out")
         spec.background = _choice(rng, options)
@@ -129,7 +159,13 @@ def _complete_looks(spec: SceneSpec, rng: np.random.Generator) -> None:
     allowed = vocab.allowed_colours(spec.background, spec.occluder)
     for o in spec.objects:
         if o.kind is None:
-            pool = ROLLING_KINDS if o.event == "roll" else SPINNING_KINDS if o.event == "rotate" else list(vocab.KINDS)
+            pool = (
+                ROLLING_KINDS
+                if o.event == "roll"
+                else SPINNING_KINDS
+                if o.event == "rotate"
+                else list(vocab.KINDS)
+            )
             o.kind = _choice(rng, pool)
         if o.colour is None:
             used = {q.colour for q in spec.objects}
@@ -138,10 +174,13 @@ def _complete_looks(spec: SceneSpec, rng: np.random.Generator) -> None:
             o.size = _choice(rng, vocab.SIZES)
 
 
-def _complete_motion(spec: SceneSpec, rng: np.random.Generator) -> None:
+def _complete_motion(spec: SceneSpec, rng: np.random.Generator, duration: float | None) -> None:
     for i, o in enumerate(spec.objects):
         if o.speed is None:
-            o.speed = _choice(rng, vocab.SPEEDS)
+            options = list(vocab.SPEEDS)
+            if duration and o.event in ("move", "roll", "follow", "collide"):
+                options = [k for k in options if vocab.SPEEDS[k] * duration <= 0.8] or ["slow"]
+            o.speed = _choice(rng, options)
         if o.direction is None:
             if o.event in ("roll", "pass_behind"):
                 o.direction = _choice(rng, HORIZONTAL)
@@ -150,7 +189,9 @@ def _complete_motion(spec: SceneSpec, rng: np.random.Generator) -> None:
             elif o.event == "move":
                 o.direction = _choice(rng, vocab.DIRECTIONS)
             elif o.event == "collide":
-                o.direction = "right" if i < o.target else "left"  # toward the partner; fixed by positions below
+                o.direction = (
+                    "right" if i < o.target else "left"
+                )  # toward the partner; fixed by positions below
         if o.event in ("roll", "pass_behind") and o.direction not in HORIZONTAL:
             o.direction = "left" if vocab.DIRECTIONS[o.direction][0] < 0 else "right"
 
@@ -161,13 +202,22 @@ def _complete_positions(spec: SceneSpec, rng: np.random.Generator) -> None:
         if o.event == "collide" and i < o.target:
             a, b = o, spec.objects[o.target]
             if a.position is None and b.position is None:
-                left_first = rng.random() < 0.5 if not any(r.a in (i, o.target) for r in spec.relations) else _relation_says_left(spec, i)
+                left_first = (
+                    rng.random() < 0.5
+                    if not any(r.a in (i, o.target) for r in spec.relations)
+                    else _relation_says_left(spec, i)
+                )
                 a.position, b.position = ("left", "right") if left_first else ("right", "left")
             a.direction = "right" if a.position == "left" or b.position == "right" else "left"
             b.direction = "left" if a.direction == "right" else "right"
     for r in spec.relations:
         a, b = spec.objects[r.a], spec.objects[r.b]
-        want = {"left_of": ("left", "right"), "right_of": ("right", "left"), "above": ("top", "bottom"), "below": ("bottom", "top")}[r.relation]
+        want = {
+            "left_of": ("left", "right"),
+            "right_of": ("right", "left"),
+            "above": ("top", "bottom"),
+            "below": ("bottom", "top"),
+        }[r.relation]
         a.position = a.position or want[0]
         b.position = b.position or want[1]
     taken = {o.position for o in spec.objects if o.position}

@@ -16,13 +16,37 @@ KOREAN_SHARE = 0.25
 
 EN_TEMPLATES: dict[str, tuple[str, ...]] = {
     "still": ("{o} stays still", "{o} sits still", "{o} rests", "{o} stands still", "{o} waits"),
-    "move": ("{o} moves {d}", "{o} moving {d} {s}", "{o} slides {d}", "{o} glides {d} {s}", "{o} travels {d} {s}"),
-    "bounce": ("{o} bounces", "{o} bouncing", "{o} falls and bounces", "{o} is dropped and bounces", "{o} drops and bounces up and down"),
-    "roll": ("{o} rolls {d}", "{o} rolling {d}", "{o} rolls {d} {s}", "{o} rolls {s} {d}", "{o} rolling {d} {s}"),
+    "move": (
+        "{o} moves {d}",
+        "{o} moving {d} {s}",
+        "{o} slides {d}",
+        "{o} glides {d} {s}",
+        "{o} travels {d} {s}",
+    ),
+    "bounce": (
+        "{o} bounces",
+        "{o} bouncing",
+        "{o} falls and bounces",
+        "{o} is dropped and bounces",
+        "{o} drops and bounces up and down",
+    ),
+    "roll": (
+        "{o} rolls {d}",
+        "{o} rolling {d}",
+        "{o} rolls {d} {s}",
+        "{o} rolls {s} {d}",
+        "{o} rolling {d} {s}",
+    ),
     "rotate": ("{o} spins", "{o} rotates {s}", "{o} spinning", "{o} turns", "{o} twirls {s}"),
     "grow": ("{o} grows", "{o} gets bigger", "{o} growing {s}", "{o} expands", "{o} inflates"),
     "shrink": ("{o} shrinks", "{o} gets smaller", "{o} shrinking {s}", "{o} contracts", "{o} deflates"),
-    "collide": ("{o} collides with {t}", "{o} and {t} collide", "{o} crashes into {t}", "{o} bumps into {t}", "{o} hits {t}"),
+    "collide": (
+        "{o} collides with {t}",
+        "{o} and {t} collide",
+        "{o} crashes into {t}",
+        "{o} bumps into {t}",
+        "{o} hits {t}",
+    ),
     "pass_behind": (
         "{o} passes behind {w}",
         "{o} goes behind {w} and comes out the other side",
@@ -30,23 +54,107 @@ EN_TEMPLATES: dict[str, tuple[str, ...]] = {
         "{o} hides behind {w}",
         "{o} disappears behind {w} and reappears",
     ),
-    "follow": ("{o} follows it", "{o} chases it", "{o} following it", "{o} runs after it", "{o} trails it"),  # after the leader's clause
-    "enter": ("{o} enters from the {side}", "{o} comes in from the {side}", "{o} appears from the {side}", "{o} enters the frame from the {side}", "{o} arrives from the {side}"),
-    "exit": ("{o} leaves {d}", "{o} exits {d}", "{o} moves out {d}", "{o} leaves the frame {d}", "{o} goes out {d}"),
+    "follow": (
+        "{o} follows it",
+        "{o} chases it",
+        "{o} following it",
+        "{o} runs after it",
+        "{o} trails it",
+    ),  # after the leader's clause
+    "enter": (
+        "{o} enters from the {side}",
+        "{o} comes in from the {side}",
+        "{o} appears from the {side}",
+        "{o} enters the frame from the {side}",
+        "{o} arrives from the {side}",
+    ),
+    "exit": (
+        "{o} leaves {d}",
+        "{o} exits {d}",
+        "{o} moves out {d}",
+        "{o} leaves the frame {d}",
+        "{o} goes out {d}",
+    ),
 }
 KO_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "still": ("{o_i} 가만히 있다", "{o_i} 정지해 있다", "{o_i} 멈춰 있다", "{o_i} 놓여 있다", "{o_i} 가만히 서 있다"),
-    "move": ("{o_i} {d} 움직인다", "{o_i} {s} {d} 이동한다", "{o_i} {d} 미끄러진다", "{o_i} {d} {s} 움직인다", "{o_i} {d} 날아간다"),
-    "bounce": ("{o_i} 튄다", "{o_i} 통통 튄다", "{o_i} 떨어져서 튄다", "{o_i} 튀어 오른다", "{o_i} 낙하해서 튄다"),
-    "roll": ("{o_i} {d} 굴러간다", "{o_i} {s} {d} 굴러간다", "{o_i} {d} 구른다", "{o_i} {d} 굴러간다", "{o_i} {d} {s} 굴러간다"),
-    "rotate": ("{o_i} 회전한다", "{o_i} 빙글빙글 돈다", "{o_i} {s} 회전한다", "{o_i} 돌고 있다", "{o_i} {s} 돈다"),
+    "still": (
+        "{o_i} 가만히 있다",
+        "{o_i} 정지해 있다",
+        "{o_i} 멈춰 있다",
+        "{o_i} 놓여 있다",
+        "{o_i} 가만히 서 있다",
+    ),
+    "move": (
+        "{o_i} {d} 움직인다",
+        "{o_i} {s} {d} 이동한다",
+        "{o_i} {d} 미끄러진다",
+        "{o_i} {d} {s} 움직인다",
+        "{o_i} {d} 날아간다",
+    ),
+    "bounce": (
+        "{o_i} 튄다",
+        "{o_i} 통통 튄다",
+        "{o_i} 떨어져서 튄다",
+        "{o_i} 튀어 오른다",
+        "{o_i} 낙하해서 튄다",
+    ),
+    "roll": (
+        "{o_i} {d} 굴러간다",
+        "{o_i} {s} {d} 굴러간다",
+        "{o_i} {d} 구른다",
+        "{o_i} {d} 굴러간다",
+        "{o_i} {d} {s} 굴러간다",
+    ),
+    "rotate": (
+        "{o_i} 회전한다",
+        "{o_i} 빙글빙글 돈다",
+        "{o_i} {s} 회전한다",
+        "{o_i} 돌고 있다",
+        "{o_i} {s} 돈다",
+    ),
     "grow": ("{o_i} 커진다", "{o_i} 점점 커진다", "{o_i} {s} 커진다", "{o_i} 자란다", "{o_i} 팽창한다"),
-    "shrink": ("{o_i} 작아진다", "{o_i} 점점 작아진다", "{o_i} {s} 작아진다", "{o_i} 줄어든다", "{o_i} 수축한다"),
-    "collide": ("{o_wa} {t_i} 부딪친다", "{o_i} {t_wa} 충돌한다", "{o_wa} {t_i} 충돌한다", "{o_i} {t_wa} 부딪힌다", "{o_wa} {t_i} 서로 부딪친다"),
-    "pass_behind": ("{o_i} {w} 뒤로 지나간다", "{o_i} {w} 뒤로 지나가서 나온다", "{o_i} {d} {w} 뒤로 지나간다", "{o_i} {w} 뒤를 지나간다", "{o_i} {w} 뒤에 숨었다가 나온다"),
-    "follow": ("{o_i} 따라간다", "{o_i} 쫓아간다", "{o_i} 뒤쫓는다", "{o_i} 따라온다", "{o_i} 쫓는다"),  # after the leader's clause
-    "enter": ("{o_i} {side}에서 들어온다", "{o_i} {side}에서 나타난다", "{o_i} {side}에서 등장한다", "{o_i} {side}에서 화면에 들어온다", "{o_i} {side}에서 들어와 멈춘다"),
-    "exit": ("{o_i} {d} 나간다", "{o_i} {d} 사라진다", "{o_i} {d} 화면을 벗어난다", "{o_i} {d} 나가 버린다", "{o_i} {d} 움직여 사라진다"),
+    "shrink": (
+        "{o_i} 작아진다",
+        "{o_i} 점점 작아진다",
+        "{o_i} {s} 작아진다",
+        "{o_i} 줄어든다",
+        "{o_i} 수축한다",
+    ),
+    "collide": (
+        "{o_wa} {t_i} 부딪친다",
+        "{o_i} {t_wa} 충돌한다",
+        "{o_wa} {t_i} 충돌한다",
+        "{o_i} {t_wa} 부딪힌다",
+        "{o_wa} {t_i} 서로 부딪친다",
+    ),
+    "pass_behind": (
+        "{o_i} {w} 뒤로 지나간다",
+        "{o_i} {w} 뒤로 지나가서 나온다",
+        "{o_i} {d} {w} 뒤로 지나간다",
+        "{o_i} {w} 뒤를 지나간다",
+        "{o_i} {w} 뒤에 숨었다가 나온다",
+    ),
+    "follow": (
+        "{o_i} 따라간다",
+        "{o_i} 쫓아간다",
+        "{o_i} 뒤쫓는다",
+        "{o_i} 따라온다",
+        "{o_i} 쫓는다",
+    ),  # after the leader's clause
+    "enter": (
+        "{o_i} {side}에서 들어온다",
+        "{o_i} {side}에서 나타난다",
+        "{o_i} {side}에서 등장한다",
+        "{o_i} {side}에서 화면에 들어온다",
+        "{o_i} {side}에서 들어와 멈춘다",
+    ),
+    "exit": (
+        "{o_i} {d} 나간다",
+        "{o_i} {d} 사라진다",
+        "{o_i} {d} 화면을 벗어난다",
+        "{o_i} {d} 나가 버린다",
+        "{o_i} {d} 움직여 사라진다",
+    ),
 }
 EN_BACKGROUND = {
     "white": "on a white background",
@@ -88,7 +196,12 @@ KO_CAMERA = {
 }
 EN_LIGHT = {"dusk": "at dusk", "night": "at night", "day_to_night": "as day turns to night"}
 KO_LIGHT = {"dusk": "해질녘에", "night": "밤에", "day_to_night": "낮에서 밤으로 어두워진다"}
-EN_SIDE = {"right": "left", "left": "right", "down": "top", "up": "bottom"}  # enter moving right = from the left
+EN_SIDE = {
+    "right": "left",
+    "left": "right",
+    "down": "top",
+    "up": "bottom",
+}  # enter moving right = from the left
 KO_SIDE = {"right": "왼쪽", "left": "오른쪽", "down": "위쪽", "up": "아래쪽"}
 EN_OCCLUDER = {"wall": "a wall", "tree": "a tree", "box": "a box"}
 KO_OCCLUDER = {"wall": "벽", "tree": "나무", "box": "상자"}
@@ -115,10 +228,18 @@ def _ko_object(o: ObjectSpec, rng: np.random.Generator) -> str:
     return f"{size}{vocab.COLOUR_WORDS[o.colour].ko[0]} {vocab.KINDS[o.kind].ko[0]}"
 
 
-def short_caption(spec: SceneSpec, rng: np.random.Generator, korean: bool | None = None) -> str:
-    """A short prompt for a complete spec (one clause per object; partners share their clause)."""
+def short_caption(
+    spec: SceneSpec, rng: np.random.Generator, korean: bool | None = None, still: bool = False
+) -> str:
+    """A short prompt for a complete spec (one clause per object; partners share their clause).
+
+    `still`: the clip is a single image, so objects are named without events ("a red ball and a blue box").
+    """
     if korean is None:
         korean = rng.random() < KOREAN_SHARE
+    if still:
+        names = [_ko_object(o, rng) if korean else _en_object(o, rng) for o in spec.objects]
+        return (", " if korean else " and ").join(names) + _scene_words(spec, rng, korean)
     described: set[int] = set()
     clauses = []
     for i in _clause_order(spec):
@@ -146,7 +267,9 @@ def _clause_order(spec: SceneSpec) -> list[int]:
                 visit(j)
 
     for i, o in enumerate(spec.objects):
-        if i not in order and not (o.event == "follow" and o.target is not None and spec.objects[o.target].event != "follow"):
+        if i not in order and not (
+            o.event == "follow" and o.target is not None and spec.objects[o.target].event != "follow"
+        ):
             visit(i)
     for i in range(len(spec.objects)):  # follow cycles, if any
         if i not in order:
@@ -159,7 +282,9 @@ def _en_clause(spec: SceneSpec, i: int, rng: np.random.Generator) -> str:
     template = EN_TEMPLATES[o.event][int(rng.integers(5))]
     fill = {
         "o": _en_object(o, rng),
-        "d": vocab.DIRECTION_WORDS[o.direction].en[1 if o.direction in ("left", "right") else 0] if o.direction else "",
+        "d": vocab.DIRECTION_WORDS[o.direction].en[1 if o.direction in ("left", "right") else 0]
+        if o.direction
+        else "",
         "s": vocab.SPEED_WORDS[o.speed].en[0] if o.speed else "",
         "t": _en_object(spec.objects[o.target], rng) if o.target is not None else "",
         "w": EN_OCCLUDER.get(spec.occluder, ""),

@@ -69,11 +69,15 @@ def _backdrop(scene: Scene, unit: float) -> tuple[np.ndarray, tuple[float, float
     y0 = float((scene.camera[:, 1] - half_h).min()) - 2 / unit
     y1 = float((scene.camera[:, 1] + half_h).max()) + 2 / unit
     rng = np.random.default_rng([scene.seed, 7])
-    img = render_background(scene.spec.background, x0, y0, math.ceil((x1 - x0) * unit), math.ceil((y1 - y0) * unit), unit, vh, rng)
+    img = render_background(
+        scene.spec.background, x0, y0, math.ceil((x1 - x0) * unit), math.ceil((y1 - y0) * unit), unit, vh, rng
+    )
     return img, (x0, y0)
 
 
-def _view(world: np.ndarray, origin: tuple[float, float], cam: np.ndarray, unit: float, w: int, h: int) -> np.ndarray:
+def _view(
+    world: np.ndarray, origin: tuple[float, float], cam: np.ndarray, unit: float, w: int, h: int
+) -> np.ndarray:
     zoom = float(cam[2])
     tx = (origin[0] - cam[0]) * zoom * unit + w / 2
     ty = (origin[1] - cam[1]) * zoom * unit + h / 2
@@ -117,14 +121,21 @@ def _object_polys(scene: Scene, i: int, k: int, cam: np.ndarray, unit: float) ->
     return out
 
 
-def _occluder_polys(scene: Scene, cam: np.ndarray, unit: float) -> list[tuple[list[np.ndarray], tuple[int, int, int]]]:
+def _occluder_polys(
+    scene: Scene, cam: np.ndarray, unit: float
+) -> list[tuple[list[np.ndarray], tuple[int, int, int]]]:
     occ = scene.occluder
     if occ is None:
         return []
     colours = vocab.OCCLUDERS[occ.kind].colours
     out = []
     for part, colour_index in shapes.occluder_parts(occ.kind, occ.half_w, occ.half_h):
-        contours = [np.round(_to_pixels(c + (occ.x, occ.y), cam, unit, scene.width, scene.height) * ONE).astype(np.int32) for c in part]
+        contours = [
+            np.round(_to_pixels(c + (occ.x, occ.y), cam, unit, scene.width, scene.height) * ONE).astype(
+                np.int32
+            )
+            for c in part
+        ]
         out.append((contours, colours[colour_index]))
     return out
 
@@ -132,7 +143,9 @@ def _occluder_polys(scene: Scene, cam: np.ndarray, unit: float) -> list[tuple[li
 def _apply_light(frame: np.ndarray, gain: np.ndarray) -> None:
     if np.allclose(gain, 1.0):
         return
-    lut = np.clip(np.arange(256, dtype=np.float32)[:, None] * gain[None, :].astype(np.float32) + 0.5, 0, 255).astype(np.uint8)
+    lut = np.clip(
+        np.arange(256, dtype=np.float32)[:, None] * gain[None, :].astype(np.float32) + 0.5, 0, 255
+    ).astype(np.uint8)
     cv2.LUT(frame, lut.reshape(256, 1, 3), dst=frame)
 
 
@@ -153,8 +166,16 @@ def _frame_truth(scene: Scene, k: int, polys: list, occ: list, unit: float) -> d
         "index": k,
         "time": round(k / scene.fps, 6),
         "objects": objects,
-        "camera": {"x": round(float(cam[0] * unit), 3), "y": round(float(cam[1] * unit), 3), "zoom": round(float(cam[2]), 5)},
-        "light": {"name": _light_name(scene, k), "level": round(float(gain @ [0.299, 0.587, 0.114]), 4), "gain": [round(float(g), 4) for g in gain]},
+        "camera": {
+            "x": round(float(cam[0] * unit), 3),
+            "y": round(float(cam[1] * unit), 3),
+            "zoom": round(float(cam[2]), 5),
+        },
+        "light": {
+            "name": _light_name(scene, k),
+            "level": round(float(gain @ [0.299, 0.587, 0.114]), 4),
+            "gain": [round(float(g), 4) for g in gain],
+        },
     }
 
 
@@ -202,7 +223,18 @@ def _truth(scene: Scene, frames: list[dict], unit: float) -> dict:
     occluder = None
     if occ is not None:
         x, y = occ.x * unit, occ.y * unit
-        occluder = {"kind": occ.kind, "world_box": [round(v, 3) for v in (x - occ.half_w * unit, y - occ.half_h * unit, x + occ.half_w * unit, y + occ.half_h * unit)]}
+        occluder = {
+            "kind": occ.kind,
+            "world_box": [
+                round(v, 3)
+                for v in (
+                    x - occ.half_w * unit,
+                    y - occ.half_h * unit,
+                    x + occ.half_w * unit,
+                    y + occ.half_h * unit,
+                )
+            ],
+        }
     return {
         "width": scene.width,
         "height": scene.height,
@@ -211,10 +243,20 @@ def _truth(scene: Scene, frames: list[dict], unit: float) -> dict:
         "seed": scene.seed,
         "spec": scene.spec.to_dict(),
         "objects": [
-            {"id": i, "kind": o.kind, "colour": o.colour, "rgb": list(vocab.COLOURS[o.colour]), "size": o.size, "event": o.event}
+            {
+                "id": i,
+                "kind": o.kind,
+                "colour": o.colour,
+                "rgb": list(vocab.COLOURS[o.colour]),
+                "size": o.size,
+                "event": o.event,
+            }
             for i, o in enumerate(scene.spec.objects)
         ],
         "occluder": occluder,
-        "moments": [{"time": round(t, 4), "frame": int(round(t * scene.fps)), "object": i, "what": what} for t, i, what in scene.moments],
+        "moments": [
+            {"time": round(t, 4), "frame": int(round(t * scene.fps)), "object": i, "what": what}
+            for t, i, what in scene.moments
+        ],
         "frames": frames,
     }

@@ -102,7 +102,9 @@ def occluder_parts(kind: str, half_w: float, half_h: float) -> list[tuple[Part, 
     All parts together are the silhouette that hides objects; later parts are drawn over earlier ones.
     """
     if kind == "wall":
-        lines = [(_rect(-half_w, y - 0.006, half_w, y + 0.006), 1) for y in np.linspace(-half_h, half_h, 7)[1:-1]]
+        lines = [
+            (_rect(-half_w, y - 0.006, half_w, y + 0.006), 1) for y in np.linspace(-half_h, half_h, 7)[1:-1]
+        ]
         return [([_rect(-half_w, -half_h, half_w, half_h)], 0)] + [([p], c) for p, c in lines]
     if kind == "tree":
         crown_r = half_w

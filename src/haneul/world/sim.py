@@ -73,7 +73,9 @@ class Scene:
     occluder: Occluder | None
     camera: np.ndarray  # (F, 3): view centre x, y in units, zoom
     light: np.ndarray  # (F, 3) RGB gain
-    moments: list[tuple[float, int, str]] = field(default_factory=list)  # (time, object, what): bounces, contact
+    moments: list[tuple[float, int, str]] = field(
+        default_factory=list
+    )  # (time, object, what): bounces, contact
     truth: dict | None = None  # set by render.render_scene
 
     @property
@@ -117,7 +119,9 @@ def simulate(spec: SceneSpec, width: int, height: int, num_frames: int, fps: flo
 # --- layout --------------------------------------------------------------------------------------------------
 
 
-def _start_positions(spec: SceneSpec, sizes: list[float], vw: float, vh: float, rng: np.random.Generator) -> np.ndarray:
+def _start_positions(
+    spec: SceneSpec, sizes: list[float], vw: float, vh: float, rng: np.random.Generator
+) -> np.ndarray:
     pos = np.zeros((len(sizes), 2))
     for i, o in enumerate(spec.objects):
         fx, fy = vocab.POSITIONS[o.position]
@@ -146,7 +150,9 @@ def _related(spec: SceneSpec, i: int, j: int) -> bool:
     return any({r.a, r.b} == {i, j} for r in spec.relations)
 
 
-def _occluder(spec: SceneSpec, sizes: list[float], vw: float, vh: float, rng: np.random.Generator) -> Occluder | None:
+def _occluder(
+    spec: SceneSpec, sizes: list[float], vw: float, vh: float, rng: np.random.Generator
+) -> Occluder | None:
     passing = [i for i, o in enumerate(spec.objects) if o.event == "pass_behind"]
     if not passing:
         return None
@@ -187,7 +193,9 @@ def _linear(p0: np.ndarray, v: np.ndarray, t: np.ndarray) -> Track:
     return Track(p0[None] + v[None] * t[:, None], np.repeat(v[None], n, 0), np.zeros(n), np.ones(n))
 
 
-def _track(scene: Scene, i: int, p0: np.ndarray, t: np.ndarray, duration: float, vw: float, vh: float) -> Track:
+def _track(
+    scene: Scene, i: int, p0: np.ndarray, t: np.ndarray, duration: float, vw: float, vh: float
+) -> Track:
     o = scene.spec.objects[i]
     r = scene.sizes[i]
     speed = vocab.SPEEDS[o.speed]
@@ -200,7 +208,9 @@ def _track(scene: Scene, i: int, p0: np.ndarray, t: np.ndarray, duration: float,
         track = _bounce(scene, i, p0, d, speed, t, floor - bottom)
     elif o.event == "roll":
         start = np.array([p0[0], floor - bottom])
-        track = _linear(_keep_path_in_view(start, d * speed * duration, r, vw, vh), np.array([d[0] * speed, 0.0]), t)
+        track = _linear(
+            _keep_path_in_view(start, d * speed * duration, r, vw, vh), np.array([d[0] * speed, 0.0]), t
+        )
         if o.kind != "car":  # no slip: turning by distance / radius, clockwise when rolling right
             track.angle = -np.degrees((track.pos[:, 0] - track.pos[0, 0]) / r)
     elif o.event == "rotate":
@@ -240,7 +250,9 @@ def _keep_path_in_view(p0: np.ndarray, travel: np.ndarray, r: float, vw: float, 
     return p0
 
 
-def _bounce(scene: Scene, i: int, p0: np.ndarray, d: np.ndarray, speed: float, t: np.ndarray, y_floor: float) -> Track:
+def _bounce(
+    scene: Scene, i: int, p0: np.ndarray, d: np.ndarray, speed: float, t: np.ndarray, y_floor: float
+) -> Track:
     """Dropped from rest at p0 (falls from the upper part of the view), bouncing with energy loss."""
     vh = scene.view[1]
     y0 = min(p0[1], 0.35 * vh)
@@ -282,7 +294,17 @@ def _time_to_floor(y: float, vy: float, y_floor: float) -> float | None:
     return root if root > 1e-9 else None
 
 
-def _collide(scene: Scene, i: int, j: int, starts: np.ndarray, t: np.ndarray, duration: float, vw: float, vh: float, rng) -> None:
+def _collide(
+    scene: Scene,
+    i: int,
+    j: int,
+    starts: np.ndarray,
+    t: np.ndarray,
+    duration: float,
+    vw: float,
+    vh: float,
+    rng,
+) -> None:
     """Objects i and j approach along x, touch at t_c and exchange momentum (masses ~ area)."""
     a, b = (i, j) if scene.spec.objects[i].direction == "right" else (j, i)  # a starts on the left
     oa, ob = scene.spec.objects[a], scene.spec.objects[b]
@@ -293,7 +315,11 @@ def _collide(scene: Scene, i: int, j: int, starts: np.ndarray, t: np.ndarray, du
     t_c = max(t_c, 0.15 * duration)
     d0 = contact + (va - vb) * t_c
     cx = vw / 2 + rng.uniform(-0.05, 0.05) * vw
-    y = float(np.clip((starts[a, 1] + starts[b, 1]) / 2, max(scene.sizes[a], scene.sizes[b]), vh * vocab.FLOOR_Y - 0.2))
+    y = float(
+        np.clip(
+            (starts[a, 1] + starts[b, 1]) / 2, max(scene.sizes[a], scene.sizes[b]), vh * vocab.FLOOR_Y - 0.2
+        )
+    )
     xa0, xb0 = cx - d0 / 2 - (va + vb) * t_c / 2, cx + d0 / 2 - (va + vb) * t_c / 2  # meet near the middle
     ma, mb = ra**2, rb**2
     e = COLLISION_RESTITUTION
@@ -305,7 +331,9 @@ def _collide(scene: Scene, i: int, j: int, starts: np.ndarray, t: np.ndarray, du
         x = np.where(before, x0 + v * t, xc + v2 * (t - t_c))
         vx = np.where(before, v, v2)
         n = len(t)
-        scene.tracks[k] = Track(np.stack([x, np.full(n, y)], -1), np.stack([vx, np.zeros(n)], -1), np.zeros(n), np.ones(n))
+        scene.tracks[k] = Track(
+            np.stack([x, np.full(n, y)], -1), np.stack([vx, np.zeros(n)], -1), np.zeros(n), np.ones(n)
+        )
         o = scene.spec.objects[k]
         if o.kind in ("car", "person"):
             scene.tracks[k].mirror = v < 0
@@ -349,7 +377,17 @@ def _follow(scene: Scene, i: int, t: np.ndarray) -> Track:
     return Track(out, vel, np.zeros(len(t)), np.ones(len(t)))
 
 
-def _edge(event: str, p0: np.ndarray, d: np.ndarray, speed: float, r: float, t, duration: float, vw: float, vh: float) -> Track:
+def _edge(
+    event: str,
+    p0: np.ndarray,
+    d: np.ndarray,
+    speed: float,
+    r: float,
+    t,
+    duration: float,
+    vw: float,
+    vh: float,
+) -> Track:
     """Enter: come in from outside through an edge and stop inside; exit: leave the view through one."""
     inside = np.array([np.clip(p0[0], r, vw - r), np.clip(p0[1], r, vh * vocab.FLOOR_Y - r)])
     if event == "enter":
