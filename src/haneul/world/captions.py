@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from haneul.world import vocab
 from haneul.world.sim import Scene, position_label
 from haneul.world.spec import ObjectSpec, SceneSpec
 
