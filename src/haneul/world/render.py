@@ -8,7 +8,8 @@ angle, and a 128x128 frame takes well under a millisecond.
 Ground truth (JSON-serialisable, pixels of the output frame, x right, y down):
 - per object: id, kind, colour, centre [x, y], box [x0, y0, x1, y1] (the whole object, not clipped to the
   frame or to occluders), visible (0..1: the share of the object's area that is in the frame and not behind
-  the occluder or a later-drawn object), angle (degrees, counterclockwise as seen), scale;
+  the occluder or a later-drawn object), velocity [vx, vy] (pixels per second in the world, at the current
+  zoom, camera motion not included), angle (degrees, counterclockwise as seen), scale (size x zoom);
 - camera {x, y, zoom}: the view centre in pixels of the zoom-1 world (x = width / 2, y = height / 2 at the
   start of a clip with a static camera) and the zoom;
 - light {name, level, gain}: gain is the RGB multiplier applied to the whole frame, level its luminance.
@@ -206,6 +207,7 @@ def _object_truth(scene: Scene, i: int, k: int, parts: list, cover: np.ndarray, 
         "centre": [round(float(centre[0]), 3), round(float(centre[1]), 3)],
         "box": [round(float(v), 3) for v in (*pts.min(0), *pts.max(0))],
         "visible": round(min(visible, 1.0), 4),
+        "velocity": [round(float(v), 3) for v in tr.vel[k] * unit * scene.camera[k, 2]],
         "angle": round(float(tr.angle[k]), 3),
         "scale": round(float(tr.scale[k] * scene.camera[k, 2]), 4),
     }
