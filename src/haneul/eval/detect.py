@@ -1,0 +1,299 @@
+"""Finding the world's objects in frames with classical vision: light, colour segmentation, shape features.
+
+No learned weights. Three steps per video:
+
+1. Light and background. The world's light multiplies the RGB channels (vocab.LIGHTS: day, dusk, night).
+   For every sampled frame we search the gain along the day -> dusk -> night path and the backdrop
+   (vocab.BACKGROUNDS) that best explain the frame's pixels; the backdrop found is the background score's
+   evidence and the gain undoes the light before colours are named.
+2. Colour segmentation in CIE Lab. Object colours (vocab.COLOURS) are at least 39 apart in Lab and never
+   within 32 of the backdrop's or the occluder's main colours, so a pixel within `MATCH_DISTANCE` of an
+   allowed object colour, and nearer to it than to the backdrop, is an object pixel. Connected regions of
+   one colour are candidate objects; blends at anti-aliased edges are too thin and too far to count.
+3. Shape features of each region's outline (circularity, fill of the bounding rectangle, circle and
+   triangle, solidity, elongation, a hole, convexity-defect depth) classified by the nearest prototype
+   (`PROTOTYPES`, measured on the world's own outlines at every size and angle; see tests/test_eval_detect.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from haneul.eval.track import Detection
+from haneul.world import vocab
+
+COLOUR_NAMES = list(vocab.COLOURS)
+PALETTE_LAB = np.stack([vocab.rgb_to_lab(c) for c in vocab.COLOURS.values()]).astype(np.float32)
+
+MATCH_DISTANCE = 20.0  # Lab distance within which a pixel takes an object colour (pairs are >= 39 apart)
+MIN_AREA = 12  # pixels; smaller regions are stars in the night sky, grass blades, edge blends
+KERNEL = np.ones((3, 3), np.uint8)
+BACKGROUND_CAP = 0.25  # per-pixel RGB error cap when scoring backdrops, so objects weigh little
+
+# Gains along the world's light path: day (s=0) -> dusk (s=1) -> night (s=2), as in sim._light.
+_DAY = np.array(vocab.LIGHTS["day"].start)
+_DUSK = np.array(vocab.LIGHTS["dusk"].start)
+_NIGHT = np.array(vocab.LIGHTS["night"].start)
+LIGHT_PATH = np.array(
+    [_DAY + (_DUSK - _DAY) * s for s in np.linspace(0, 1, 11)]
+    + [_DUSK + (_NIGHT - _DUSK) * s for s in np.linspace(0, 1, 11)[1:]]
+)  # (21, 3)
+
+
+@dataclass
+class SceneLight:
+    """What step 1 found: the backdrop per sampled frame and the light gain of every frame."""
+
+    gains: np.ndarray  # (F, 3) RGB gain per frame
+    background: str  # the backdrop that explains the video best
+    frame_backgrounds: list[str]  # best backdrop of each sampled frame
+    background_errors: dict[str, float]  # mean capped error of each backdrop at its best gain
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB (..., H, W, 3) -> float32 CIE Lab (L in 0..100), same formula as vocab.rgb_to_lab."""
+    shape = rgb.shape
+    flat = rgb.reshape(-1, shape[-2], 3).astype(np.float32) / 255.0
+    return cv2.cvtColor(flat, cv2.COLOR_RGB2Lab).reshape(shape)
+
+
+# --- step 1: light and background ----------------------------------------------------------------------------
+
+
+def _backdrop_segments(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The backdrop's colour model as RGB segments (gradients run between consecutive main colours)."""
+    cols = [np.array(c, np.float32) / 255 for c in vocab.BACKGROUNDS[name].colours]
+    if len(cols) == 1:
+        return np.stack(cols), np.stack(cols)
+    pairs = [(cols[i], cols[i + 1]) for i in range(len(cols) - 1)]
+    if name == "wall":  # two brick shades and mortar: no gradient, every colour on its own
+        pairs = [(c, c) for c in cols]
+    starts, ends = zip(*pairs, strict=True)
+    return np.stack(starts), np.stack(ends)
+
+
+SEGMENTS = {name: _backdrop_segments(name) for name in vocab.BACKGROUNDS}
+
+
+def _segment_distances(pixels: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Distance of each pixel (N, 3) to each segment (S, 3)-(S, 3): (N, S)."""
+    d = ends - starts  # (S, 3)
+    length2 = np.maximum((d * d).sum(-1), 1e-9)
+    u = ((pixels[:, None, :] - starts[None]) * d[None]).sum(-1) / length2  # (N, S)
+    u = np.clip(u, 0, 1)
+    nearest = starts[None] + u[..., None] * d[None]
+    return np.sqrt(((pixels[:, None, :] - nearest) ** 2).sum(-1))
+
+
+def _sample_pixels(frame: np.ndarray, n: int = 16) -> np.ndarray:
+    """An n x n grid of pixels as (n*n, 3) RGB in 0..1."""
+    h, w = frame.shape[:2]
+    ys = np.linspace(0, h - 1, n).astype(int)
+    xs = np.linspace(0, w - 1, n).astype(int)
+    return frame[ys][:, xs].reshape(-1, 3).astype(np.float32) / 255
+
+
+def backdrop_errors(frame: np.ndarray) -> dict[str, tuple[float, int]]:
+    """For each backdrop: (mean capped error, index into LIGHT_PATH of its best gain) on this frame."""
+    pixels = _sample_pixels(frame)
+    gains = LIGHT_PATH.astype(np.float32)[:, None, :]  # (G, 1, 3)
+    out = {}
+    for name, (starts, ends) in SEGMENTS.items():
+        # All gains at once: segments scaled by each gain, stacked on the segment axis.
+        s = (starts[None] * gains).reshape(-1, 3)
+        e = (ends[None] * gains).reshape(-1, 3)
+        d = _segment_distances(pixels, s, e).reshape(len(pixels), len(LIGHT_PATH), -1).min(-1)  # (N, G)
+        errs = np.minimum(d, BACKGROUND_CAP).mean(0)
+        k = int(np.argmin(errs))
+        out[name] = (float(errs[k]), k)
+    return out
+
+
+def estimate_light(frames: np.ndarray, samples: int = 5) -> SceneLight:
+    """Backdrop and per-frame light gains from a few evenly spaced frames (gains interpolated between)."""
+    n = len(frames)
+    idx = np.unique(np.linspace(0, n - 1, min(samples, n)).round().astype(int))
+    per_frame = [backdrop_errors(frames[i]) for i in idx]
+    totals = {name: float(np.mean([p[name][0] for p in per_frame])) for name in SEGMENTS}
+    best = min(totals, key=lambda k: totals[k])
+    gains_at = np.stack([LIGHT_PATH[p[best][1]] for p in per_frame])  # (S, 3)
+    gains = np.stack([np.interp(np.arange(n), idx, gains_at[:, c]) for c in range(3)], -1)
+    frame_best = [min(p, key=lambda k: p[k][0]) for p in per_frame]
+    return SceneLight(gains=gains, background=best, frame_backgrounds=frame_best, background_errors=totals)
+
+
+# --- step 3: shape features and kinds --------------------------------------------------------------------------
+
+FEATURES = ("circle_fill", "rect_fill", "triangle_fill", "solidity", "elongation", "hole", "defect")
+
+# Mean features of each kind over sizes, angles and frame shapes, measured on world renders (rings are
+# balls with a hole: `hole` decides them on its own). A walking character has two poses: legs together
+# (long and narrow) and mid-stride (shorter, with a deep notch between the legs). Order as FEATURES.
+PROTOTYPES: list[tuple[str, tuple[float, ...]]] = [
+    ("ball", (0.91, 0.79, 0.60, 0.97, 1.02, 0.0, 0.04)),
+    ("box", (0.64, 1.00, 0.52, 1.00, 1.00, 0.0, 0.00)),
+    ("triangle", (0.42, 0.51, 0.92, 0.94, 1.16, 0.0, 0.05)),
+    ("star", (0.40, 0.39, 0.32, 0.54, 1.06, 0.0, 0.35)),
+    ("heart", (0.61, 0.70, 0.71, 0.90, 1.02, 0.0, 0.19)),
+    ("person", (0.32, 0.48, 0.44, 0.66, 1.83, 0.0, 0.42)),
+    ("person", (0.30, 0.37, 0.37, 0.50, 1.44, 0.0, 0.68)),
+    ("car", (0.52, 0.68, 0.52, 0.80, 1.57, 0.0, 0.25)),
+]
+# How much each feature counts in the L1 distance; elongation varies most within a kind (walking legs).
+FEATURE_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.5, 1.0, 0.0, 0.5])
+HOLE_RING = 0.15  # hole / outer area: a ring has 0.32; a character's crossed legs enclose up to 0.07
+
+
+@dataclass
+class Shape:
+    circle_fill: float  # area / minimum enclosing circle
+    rect_fill: float  # area / minimum-area rectangle
+    triangle_fill: float  # area / minimum enclosing triangle
+    solidity: float  # area / convex hull
+    elongation: float  # long side / short side of the minimum-area rectangle
+    hole: float  # hole area / outer area (rings)
+    defect: float  # deepest convexity defect / sqrt(area) (stars, hearts, characters)
+
+    def vector(self) -> np.ndarray:
+        return np.array([getattr(self, f) for f in FEATURES], dtype=np.float64)
+
+
+def shape_features(mask: np.ndarray) -> Shape | None:
+    """Features of the largest outline in a binary mask (uint8 0/1); None if it is too small."""
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    outer_ids = [i for i in range(len(contours)) if hierarchy[0][i][3] == -1]
+    k = max(outer_ids, key=lambda i: cv2.contourArea(contours[i]))
+    outer = contours[k]
+    area = cv2.contourArea(outer)
+    if area < 4:
+        return None
+    holes = sum(cv2.contourArea(contours[i]) for i in range(len(contours)) if hierarchy[0][i][3] == k)
+    hull = cv2.convexHull(outer)
+    (_, _), (rw, rh), _ = cv2.minAreaRect(outer)
+    _, radius = cv2.minEnclosingCircle(outer)
+    tri_area, _ = cv2.minEnclosingTriangle(outer)
+    defect = 0.0
+    hull_idx = cv2.convexHull(outer, returnPoints=False)
+    if len(outer) > 3 and len(hull_idx) > 3:
+        try:
+            defects = cv2.convexityDefects(outer, hull_idx)
+        except cv2.error:  # self-intersecting outline of a tiny region
+            defects = None
+        if defects is not None:
+            defect = float(defects.reshape(-1, 4)[:, 3].max()) / 256.0 / math.sqrt(area)
+    return Shape(
+        circle_fill=area / max(math.pi * radius * radius, 1e-6),
+        rect_fill=area / max(rw * rh, 1e-6),
+        triangle_fill=area / max(tri_area, 1e-6),
+        solidity=area / max(cv2.contourArea(hull), 1e-6),
+        elongation=max(rw, rh) / max(min(rw, rh), 1e-6),
+        hole=holes / area,
+        defect=defect,
+    )
+
+
+def classify_shape(shape: Shape) -> str:
+    """Nearest prototype kind; a clear hole makes a ring whatever the outline."""
+    if shape.hole > HOLE_RING:
+        return "ring"
+    v = shape.vector()
+    best, best_d = "unknown", math.inf
+    for kind, proto in PROTOTYPES:
+        d = float(np.abs((v - np.array(proto)) * FEATURE_WEIGHTS).sum())
+        if d < best_d:
+            best, best_d = kind, d
+    return best
+
+
+# --- step 2: colour segmentation ------------------------------------------------------------------------------
+
+
+def allowed_colours(background: str | None, occluder: str | None) -> list[str]:
+    """Object colours the world can show on this backdrop; others cannot be told from the backdrop."""
+    return vocab.allowed_colours(background, occluder)
+
+
+@functools.lru_cache(maxsize=64)
+def colour_table(colours: tuple[str, ...], backdrop: str | None) -> ColourTable:
+    """Tables are the same for every video with the same backdrop and colours: build each once."""
+    return ColourTable(list(colours), backdrop)
+
+
+class ColourTable:
+    """The object colour of every RGB colour (quantised, light already undone) for one video's backdrop.
+
+    A lookup table makes segmentation one indexing operation per frame: entry = index into `colours`, or
+    255 for "not an object colour" (too far from every allowed colour, or nearer to the backdrop).
+    """
+
+    BITS = 6  # 64 levels per channel: quantisation moves a colour by under 2 Lab units
+
+    def __init__(self, colours: list[str], backdrop: str | None):
+        self.colours = colours
+        q = 1 << self.BITS
+        grid = (np.arange(q, dtype=np.float32) + 0.5) * (256 / q) / 255
+        rgb = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 3)  # (q^3, 3) in 0..1
+        lab = cv2.cvtColor(rgb.reshape(-1, 1, 3), cv2.COLOR_RGB2Lab).reshape(-1, 3)
+        palette = PALETTE_LAB[[COLOUR_NAMES.index(c) for c in colours]]
+        d = np.sqrt(((lab[:, None, :] - palette[None]) ** 2).sum(-1))  # (q^3, K)
+        label = d.argmin(1)
+        ok = d.min(1) < MATCH_DISTANCE
+        if backdrop is not None:  # a colour nearer the backdrop than its object colour is backdrop
+            own_rgb = np.array([vocab.COLOURS[c] for c in colours], np.float32)[label] / 255
+            own = np.sqrt(((rgb - own_rgb) ** 2).sum(-1))
+            starts, ends = SEGMENTS[backdrop]
+            ok &= own < _segment_distances(rgb, starts, ends).min(1)
+        self.table = np.where(ok, label, 255).astype(np.uint8)
+
+    def labels(self, frame: np.ndarray, gain: np.ndarray) -> np.ndarray:
+        """(H, W) uint8 object-colour index per pixel of a uint8 RGB frame lit with `gain`."""
+        corrected = np.clip(frame.astype(np.float32) * (1.0 / gain.astype(np.float32)), 0, 255).astype(
+            np.uint8
+        )
+        q = corrected >> (8 - self.BITS)
+        index = (
+            (q[..., 0].astype(np.int32) << (2 * self.BITS))
+            | (q[..., 1].astype(np.int32) << self.BITS)
+            | q[..., 2]
+        )
+        return self.table[index]
+
+
+def detect_frame(frame: np.ndarray, index: int, gain: np.ndarray, table: ColourTable) -> list[Detection]:
+    """Objects in one uint8 RGB frame: connected regions of one object colour, with their kinds."""
+    labels = table.labels(frame, gain)
+    h, w = labels.shape
+    dets = []
+    present = np.bincount(labels.ravel(), minlength=256)
+    for k in np.nonzero(present[:255] >= MIN_AREA)[0]:
+        mask = (labels == k).astype(np.uint8)
+        n, comp, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        # Blends at anti-aliased (and chroma-subsampled) edges can land near another object colour, in
+        # bands one or two pixels wide; a real object has a core that survives a 3x3 erosion.
+        core = np.bincount(comp[cv2.erode(mask, KERNEL) > 0], minlength=n)
+        for c in range(1, n):
+            x, y, bw, bh, area = (int(v) for v in stats[c])
+            if area < MIN_AREA or core[c] == 0:
+                continue
+            region = (comp[y : y + bh, x : x + bw] == c).astype(np.uint8)
+            shape = shape_features(np.pad(region, 1))
+            dets.append(
+                Detection(
+                    frame=index,
+                    x=float(cents[c][0]),
+                    y=float(cents[c][1]),
+                    box=(x, y, x + bw, y + bh),
+                    area=float(area),
+                    colour=table.colours[k],
+                    kind=classify_shape(shape) if shape is not None else "unknown",
+                    touches_edge=bool(x <= 0 or y <= 0 or x + bw >= w or y + bh >= h),
+                )
+            )
+    return dets

@@ -1,0 +1,349 @@
+"""The benchmark's dimensions, each a score in [0, 1], or None when the prompt gives it nothing to check.
+
+Each score turns one measured quantity into [0, 1] with `ramp(value, good, bad)`: 1 at or beyond `good`,
+0 at or beyond `bad`, linear between. The thresholds sit between what world ground truth measures and what a
+broken video measures (tests/test_eval_validity.py renders both). Distances are in units of the frame's
+shorter side, so scores do not depend on the resolution.
+
+- colour, kind: share of an object's detections with the stated colour / kind (missing object: 0).
+- count: distinct objects seen vs objects stated.
+- relation: share of the opening frames where "a left_of b" (viewer's left) etc. holds.
+- direction: angle between the observed displacement and the world's, over the stretch where the world's
+  object moves farthest from where it is first seen (before a collision turns it back).
+- gravity: parabola check between bounces: second differences of height are the world's gravity in
+  flight, negative only at the floor (bounces), and bounce heights never grow.
+- permanence: an object that goes behind the occluder comes out with its colour and kind, on the path
+  its motion before the occluder predicts.
+- temporal: flicker (pixels that jump away from both neighbouring frames, frame brightness jitter) and
+  identity (no teleporting, no change of colour, no blinking out).
+- background: share of sampled frames whose best-explained backdrop is the stated one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from haneul.eval.detect import SceneLight
+from haneul.eval.expected import TRAVEL_EVENTS, Expectation, ExpectedObject
+from haneul.eval.match import Chain, Match
+
+DIMENSIONS = (
+    "colour",
+    "kind",
+    "count",
+    "relation",
+    "direction",
+    "gravity",
+    "permanence",
+    "temporal",
+    "background",
+)
+
+
+def ramp(value: float, good: float, bad: float) -> float:
+    """1 at `good`, 0 at `bad`, linear between (either order)."""
+    if good == bad:
+        return float(value == good)
+    u = (value - bad) / (good - bad)
+    return float(min(1.0, max(0.0, u)))
+
+
+def _mean(values: list[float | None]) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _stated(exp: Expectation) -> list[ExpectedObject]:
+    return [o for o in exp.objects if o.index < len(exp.stated.objects)]
+
+
+# --- looks ------------------------------------------------------------------------------------------------------
+
+
+def colour_score(exp: Expectation, match: Match) -> float | None:
+    scores = []
+    for o in _stated(exp):
+        if o.colour is None:
+            continue
+        chain = match.assigned[o.index]
+        scores.append(0.0 if chain is None else _share([d.colour for d in chain.dets], o.colour))
+    return ramp(_mean(scores), 0.9, 0.4) if scores else None
+
+
+def kind_score(exp: Expectation, match: Match) -> float | None:
+    scores = []
+    for o in _stated(exp):
+        if o.kind is None:
+            continue
+        chain = match.assigned[o.index]
+        if chain is None:
+            scores.append(0.0)
+            continue
+        # Kinds are read from whole, unhidden outlines: cut by the border or the occluder they mislead.
+        whole = [d.kind for d in chain.dets if not d.touches_edge and o.visible[d.frame] > 0.95]
+        scores.append(_share(whole or [d.kind for d in chain.dets], o.kind))
+    return ramp(_mean(scores), 0.8, 0.3) if scores else None
+
+
+def _share(labels: list[str], want: str) -> float:
+    return sum(label == want for label in labels) / len(labels) if labels else 0.0
+
+
+def count_score(exp: Expectation, match: Match) -> float | None:
+    want = len(exp.objects)
+    if not _stated(exp):
+        return None
+    seen = len(match.chains)
+    return max(0.0, 1.0 - abs(seen - want) / want)
+
+
+# --- layout and motion ------------------------------------------------------------------------------------------
+
+
+def relation_score(exp: Expectation, match: Match) -> float | None:
+    """Relations are stated for the start: checked on the first quarter of the frames where both show."""
+    scores = []
+    for r in exp.stated.relations:
+        a, b = match.assigned.get(r.a), match.assigned.get(r.b)
+        if a is None or b is None:
+            scores.append(0.0)
+            continue
+        both = sorted(set(a.frames.tolist()) & set(b.frames.tolist()))
+        both = both[: max(3, len(both) // 4)]
+        if not both:
+            scores.append(0.0)
+            continue
+        holds = [_holds(r.relation, a.at(f), b.at(f)) for f in both]
+        scores.append(ramp(float(np.mean(holds)), 0.9, 0.5))
+    return _mean(scores) if scores else None
+
+
+def _holds(relation: str, a, b) -> bool:
+    if relation == "left_of":
+        return a.x < b.x
+    if relation == "right_of":
+        return a.x > b.x
+    if relation == "above":
+        return a.y < b.y
+    return a.y > b.y  # below
+
+
+def direction_score(exp: Expectation, match: Match) -> float | None:
+    scores = []
+    for o in _stated(exp):
+        if o.event not in TRAVEL_EVENTS:
+            continue
+        chain = match.assigned[o.index]
+        if chain is None:
+            scores.append(0.0)
+            continue
+        scores.append(_direction(o, chain, exp.short_side))
+    return _mean(scores) if scores else None
+
+
+def _direction(o: ExpectedObject, chain: Chain, short: float) -> float | None:
+    frames, xy = chain.frames, chain.xy
+    if len(frames) < 2:
+        return 0.0
+    f0 = frames[0]
+    reach = np.hypot(*(o.path[frames] - o.path[f0]).T)  # how far the world's object is from its start
+    k = int(np.argmax(reach))
+    want = o.path[frames[k]] - o.path[f0]
+    if np.hypot(*want) < 0.08 * short:
+        return None  # the world's object barely moves in view (a pan follows it): nothing to judge
+    got = _smoothed(xy, k) - _smoothed(xy, 0)
+    if np.hypot(*got) < 1e-6:
+        return 0.0
+    cos = float(np.dot(got, want) / (np.hypot(*got) * np.hypot(*want)))
+    angle = math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+    moved = np.hypot(*got) / np.hypot(*want)
+    return ramp(angle, 30.0, 90.0) * ramp(moved, 0.35, 0.1)
+
+
+def _smoothed(xy: np.ndarray, k: int) -> np.ndarray:
+    """Position k averaged with its neighbours, so one jittery centre does not decide a direction."""
+    return xy[max(0, k - 1) : k + 2].mean(0) if 0 < k < len(xy) - 1 else xy[k]
+
+
+# --- physics ------------------------------------------------------------------------------------------------------
+
+
+def gravity_score(exp: Expectation, match: Match) -> float | None:
+    scores = []
+    for o in _stated(exp):
+        if o.event != "bounce":
+            continue
+        chain = match.assigned[o.index]
+        scores.append(0.0 if chain is None else _gravity(o, chain, exp.short_side))
+    return _mean(scores) if scores else None
+
+
+def _consecutive_heights(frames: np.ndarray, ys: np.ndarray) -> list[np.ndarray]:
+    """Runs of heights at consecutive frames (a missed frame splits the run)."""
+    runs, start = [], 0
+    for i in range(1, len(frames) + 1):
+        if i == len(frames) or frames[i] != frames[i - 1] + 1:
+            runs.append(ys[start:i])
+            start = i
+    return runs
+
+
+def _second_differences(frames: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(second difference of y, largest y of the triple) for every three consecutive frames."""
+    d2, low = [], []
+    for run in _consecutive_heights(frames, ys):
+        for i in range(1, len(run) - 1):
+            d2.append(run[i - 1] - 2 * run[i] + run[i + 1])
+            low.append(run[i - 1 : i + 2].max())
+    return np.array(d2), np.array(low)
+
+
+def _gravity(o: ExpectedObject, chain: Chain, short: float) -> float:
+    """Bounce physics on heights y (pixels, down): free flight is a parabola, so y'' = g between bounces."""
+    all_frames = np.arange(len(o.path))
+    g_d2, _ = _second_differences(all_frames, o.path[:, 1])
+    flight = g_d2[g_d2 > 0.05]
+    if len(flight) == 0:
+        return 0.0
+    g = float(np.median(flight))  # the world's gravity in pixels per frame^2 at this size and fps
+    frames, ys = chain.frames, chain.xy[:, 1]
+    travel = ramp((ys.max() - ys.min()) / max(np.ptp(o.path[:, 1]), 1e-6), 0.5, 0.2)
+    d2, low = _second_differences(frames, ys)
+    if len(d2) == 0:
+        return 0.0
+    floor = ys.max()
+    tol = max(0.02 * short, 1.0)
+    at_rest = np.abs(d2) < 0.25 * g
+    resting = at_rest & (low > floor - tol)  # lying on the floor
+    in_flight = (d2 > 0.4 * g) & (d2 < 2.5 * g)  # falling or rising under the world's gravity
+    bouncing = (d2 < 0) & (low > floor - 0.25 * np.ptp(ys) - tol)  # turned back up near the floor
+    checked = ~resting
+    if not checked.any():
+        return 0.0
+    physical = float((in_flight | bouncing)[checked].mean())
+    return travel * ramp(physical, 0.85, 0.4) * _energy_loss(frames, ys, tol)
+
+
+def _energy_loss(frames: np.ndarray, ys: np.ndarray, tol: float) -> float:
+    """1 if every bounce peaks no higher than the one before (energy is lost), else the share that do."""
+    peaks = [i for i in range(1, len(ys) - 1) if ys[i] < ys[i - 1] and ys[i] <= ys[i + 1]]
+    heights = ys.max() - ys[peaks]
+    if len(heights) < 2:
+        return 1.0
+    ok = heights[1:] <= heights[:-1] + tol
+    return float(ok.mean())
+
+
+def permanence_score(exp: Expectation, match: Match) -> float | None:
+    scores = []
+    for o in _stated(exp):
+        if o.event != "pass_behind":
+            continue
+        chain = match.assigned[o.index]
+        scores.append(0.0 if chain is None else _permanence(o, chain, exp.short_side))
+    return _mean(scores) if scores else None
+
+
+def _hidden_run(visible: np.ndarray) -> tuple[int, int] | None:
+    """First and last frame of the first stretch hidden between two stretches in view (behind the occluder,
+    not outside the frame before entering or after leaving)."""
+    shown = np.nonzero(visible > 0.8)[0]
+    if len(shown) == 0:
+        return None
+    for f in range(shown[0], shown[-1]):
+        if visible[f] < 0.2:
+            end = f
+            while visible[end + 1] < 0.2:
+                end += 1
+            return f, end
+    return None
+
+
+def _permanence(o: ExpectedObject, chain: Chain, short: float) -> float | None:
+    run = _hidden_run(o.visible)
+    if run is None:
+        return None  # the world's object never goes fully behind here: nothing to check
+    start, end = run
+    dets = chain.dets
+    before = [d for d in dets if d.frame < start]
+    after = [d for d in dets if d.frame > end]
+    if not before or not after:
+        return 0.0
+    # Judge on whole views only: an object half behind the occluder or the border has a shifted centre.
+    full = np.median([d.area for d in before])
+    before = [d for d in before if d.area > 0.8 * full and not d.touches_edge] or before
+    after = [d for d in after if d.area > 0.8 * full and not d.touches_edge] or after
+    # Identity: what comes out has the kind that went in (colour is the chain's by construction).
+    kinds_before = [d.kind for d in before]
+    same_kind = ramp(
+        _share([d.kind for d in after], max(set(kinds_before), key=kinds_before.count)), 0.6, 0.2
+    )
+    # Path: where its motion before the occluder says it should be when it is first seen again.
+    xy = np.array([(d.x, d.y) for d in before])
+    fs = np.array([d.frame for d in before], dtype=np.float64)
+    k = max(0, len(xy) - 4)
+    velocity = (xy[-1] - xy[k]) / max(fs[-1] - fs[k], 1.0)
+    first = after[0]
+    predicted = xy[-1] + velocity * (first.frame - fs[-1])
+    error = math.hypot(first.x - predicted[0], first.y - predicted[1]) / short
+    return same_kind * ramp(error, 0.1, 0.35)
+
+
+# --- time -----------------------------------------------------------------------------------------------------------
+
+
+def flicker(frames: np.ndarray) -> tuple[float, float]:
+    """(mean |pixel - median of it and its neighbours in time|, largest frame-brightness jitter), grey levels.
+
+    Smooth change (motion, pans, dusk) leaves a pixel between its neighbours, so the median is the pixel
+    itself; noise, flashes and frames out of order do not.
+    """
+    grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]).astype(np.float32)
+    if len(grey) < 3:
+        return 0.0, 0.0
+    prev, cur, nxt = grey[:-2], grey[1:-1], grey[2:]
+    med = np.maximum(np.minimum(prev, cur), np.minimum(np.maximum(prev, cur), nxt))
+    residual = float(np.abs(cur - med).mean())
+    level = grey.mean((1, 2))
+    jitter = float(np.abs(level[:-2] - 2 * level[1:-1] + level[2:]).max())
+    return residual, jitter
+
+
+def temporal_score(exp: Expectation, match: Match, frames: np.ndarray) -> tuple[float, dict]:
+    residual, jitter = flicker(frames)
+    pixels = min(ramp(residual, 1.5, 5.0), ramp(jitter, 3.0, 12.0))
+    identity = _mean([_identity(o, match.assigned[o.index], exp.short_side) for o in exp.objects])
+    score = pixels if identity is None else min(pixels, identity)
+    return score, {"residual": residual, "jitter": jitter, "pixels": pixels, "identity": identity}
+
+
+def _identity(o: ExpectedObject, chain: Chain | None, short: float) -> float | None:
+    """No teleporting (steps beyond the world's own fastest step), no colour change, no blinking."""
+    if chain is None:
+        return None  # a missing object is the other dimensions' loss, not a flicker
+    frames, xy = chain.frames, chain.xy
+    steps = np.hypot(*np.diff(xy, axis=0).T)
+    gaps = np.diff(frames)
+    world = np.hypot(*np.diff(o.path, axis=0).T)
+    limit = 1.5 * (world.max() if len(world) else 0.0) + 0.1 * short
+    jumps = float((steps > limit * gaps).mean()) if len(steps) else 0.0
+    colour_stable = _share([d.colour for d in chain.dets], chain.colour)
+    # Blinking: missing for a frame or two while the world's object is in full view on both sides.
+    seen = set(frames.tolist())
+    blinks = sum(
+        1
+        for f in range(frames[0] + 1, frames[-1])
+        if f not in seen and (f - 1 in seen or f + 1 in seen) and o.visible[f] > 0.95
+    )
+    blink_rate = blinks / max(len(frames), 1)
+    return min(ramp(jumps, 0.05, 0.3), ramp(colour_stable, 0.9, 0.6), ramp(blink_rate, 0.05, 0.3))
+
+
+def background_score(exp: Expectation, light: SceneLight) -> float | None:
+    want = exp.stated.background
+    if want is None:
+        return None
+    return ramp(_share(light.frame_backgrounds, want), 0.8, 0.3)
