@@ -392,7 +392,7 @@ def _edge(
     inside = np.array([np.clip(p0[0], r, vw - r), np.clip(p0[1], r, vh * vocab.FLOOR_Y - r)])
     if event == "enter":
         inside = np.array([vw / 2, inside[1]]) if d[0] else np.array([inside[0], vh / 2])
-        reach = _distance_to_edge(inside, -d, vw, vh) + r * 1.2  # from the inside point back to fully outside
+        reach = _distance_to_edge(inside, -d, vw, vh) + r * 1.3 + 0.02  # back to fully outside
         v = max(speed, reach / (0.7 * duration))
         start = inside - d * reach
         arrive = reach / v
@@ -400,7 +400,7 @@ def _edge(
         track = _linear(start, d * v, tt)
         track.vel[t > arrive] = 0
         return track
-    reach = _distance_to_edge(inside, d, vw, vh) + r * 1.2
+    reach = _distance_to_edge(inside, d, vw, vh) + r * 1.3 + 0.02
     v = max(speed, reach / (0.8 * duration))
     return _linear(inside, d * v, t)
 

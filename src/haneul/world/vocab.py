@@ -9,7 +9,7 @@ Units: the world is measured in "units" of the frame's shorter side at zoom 1 (a
 units), so a scene looks the same at every resolution and aspect ratio. Speeds are units per second.
 
 Colour rules (why the values are what they are):
-- The 12 object colours are far apart in CIE Lab (every pair differs by at least 40), so classical colour
+- The 12 object colours are far apart in CIE Lab (every pair differs by more than 39), so classical colour
   segmentation tells them apart, also under dusk and night light (which scale the channels, see `LIGHTS`).
 - Objects are flat single-colour silhouettes (no outlines or shading), so a colour segmenter sees one colour.
 - An object never takes a colour that clashes with its background's main colours or with the occluder's

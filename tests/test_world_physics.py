@@ -1,0 +1,100 @@
+"""Physics of the world, checked on the ground truth: gravity and bounces, collisions, rolling, following."""
+
+import numpy as np
+import pytest
+
+from haneul.world import render_clip, simulate
+from haneul.world import sim as world_sim
+from haneul.world.spec import ObjectSpec, SceneSpec
+
+
+def _scene(*objects: ObjectSpec, **kw) -> SceneSpec:
+    return SceneSpec(list(objects), background=kw.pop("background", "white"), camera="static", light="day", **kw)
+
+
+def _centres(clip, i: int = 0) -> np.ndarray:
+    return np.array([f["objects"][i]["centre"] for f in clip.truth["frames"]])
+
+
+def test_gravity_is_a_parabola_between_bounces_and_each_bounce_loses_energy():
+    fps, size = 60.0, 120
+    clip = render_clip(_scene(ObjectSpec("ball", "red", "small", "bounce", None, "slow", "top")), size, size, 180, fps, seed=0)
+    y = _centres(clip)[:, 1]
+    t = np.arange(len(y)) / fps
+    bounces = [m["time"] for m in clip.truth["moments"] if m["what"] == "bounce"]
+    assert len(bounces) >= 3
+    edges = [0.0] + bounces
+    peaks = []
+    for a, b in zip(edges[:3], edges[1:4], strict=True):  # the first three flights
+        inside = (t > a + 1e-9) & (t < b - 1e-9)
+        coef = np.polyfit(t[inside], y[inside], 2)
+        residual = np.abs(np.polyval(coef, t[inside]) - y[inside]).max()
+        assert residual < 0.01  # pixels: exactly a parabola
+        assert coef[0] == pytest.approx(world_sim.GRAVITY / 2 * size, rel=1e-3)  # y'' = g (pixels / s^2)
+        peaks.append(y[inside].min())
+    floor = y[-1]
+    heights = [floor - p for p in peaks]
+    assert heights[0] > heights[1] > heights[2] > 0
+    # each bounce keeps e^2 of the height (energy), up to frame sampling of the apex
+    assert heights[2] / heights[1] == pytest.approx(world_sim.RESTITUTION**2, rel=0.05)
+
+
+def test_collision_conserves_momentum():
+    a = ObjectSpec("ball", "red", "large", "collide", "right", "fast", "left", target=1)
+    b = ObjectSpec("ball", "blue", "small", "collide", "left", "slow", "right", target=0)
+    fps = 50.0
+    clip = render_clip(_scene(a, b), 200, 100, 100, fps, seed=1)
+    (contact,) = [m["time"] for m in clip.truth["moments"] if m["what"] == "collide"]
+    k = int(contact * fps)
+    xa, xb = _centres(clip, 0)[:, 0], _centres(clip, 1)[:, 0]
+    ra = (clip.truth["frames"][0]["objects"][0]["box"][2] - clip.truth["frames"][0]["objects"][0]["box"][0]) / 2
+    rb = (clip.truth["frames"][0]["objects"][1]["box"][2] - clip.truth["frames"][0]["objects"][1]["box"][0]) / 2
+    ma, mb = ra**2, rb**2  # equal density: mass ~ area
+    va0, vb0 = (xa[k - 2] - xa[k - 5]) * fps / 3, (xb[k - 2] - xb[k - 5]) * fps / 3
+    va1, vb1 = (xa[k + 6] - xa[k + 3]) * fps / 3, (xb[k + 6] - xb[k + 3]) * fps / 3
+    assert va0 > 0 > vb0  # approaching
+    assert ma * va0 + mb * vb0 == pytest.approx(ma * va1 + mb * vb1, rel=0.02)
+    assert vb1 > 0  # the light ball is knocked back to the right
+    assert abs(xb[k] - xa[k]) == pytest.approx(ra + rb, abs=ra * 0.2)  # they touch, not overlap, at contact
+
+
+def test_rolling_turns_by_distance_over_radius():
+    clip = render_clip(_scene(ObjectSpec("box", "red", "medium", "roll", "right", "slow", "left")), 128, 128, 16, 8.0, seed=2)
+    x = _centres(clip)[:, 0]
+    angle = np.array([f["objects"][0]["angle"] for f in clip.truth["frames"]])
+    radius = (clip.truth["frames"][0]["objects"][0]["box"][2] - clip.truth["frames"][0]["objects"][0]["box"][0]) / 2 / 0.86
+    assert np.allclose(np.radians(-angle), (x - x[0]) / radius, rtol=5e-3, atol=1e-3)  # clockwise, moving right
+    y = _centres(clip)[:, 1]
+    assert np.ptp(y) < 1e-6  # stays on the ground
+
+
+def test_follower_keeps_behind_the_leader():
+    leader = ObjectSpec("ball", "red", "small", "move", "right", "medium", "left")
+    follower = ObjectSpec("star", "blue", "small", "follow", None, "medium", "left", target=0)
+    clip = render_clip(_scene(leader, follower), 160, 96, 24, 8.0, seed=3)
+    lx, fx = _centres(clip, 0)[:, 0], _centres(clip, 1)[:, 0]
+    assert np.all(fx < lx) and fx[-1] - fx[0] > 30  # behind and moving along
+    gap = np.hypot(*(_centres(clip, 0) - _centres(clip, 1)).T)
+    assert gap.max() - gap.min() < 20
+
+
+def test_enter_and_exit_at_the_edges():
+    enter = render_clip(_scene(ObjectSpec("heart", "red", "small", "enter", "right", "medium", "left")), 128, 96, 17, 8.0, seed=4)
+    vis = [f["objects"][0]["visible"] for f in enter.truth["frames"]]
+    assert vis[0] == 0 and vis[-1] > 0.99
+    exit_ = render_clip(_scene(ObjectSpec("heart", "red", "small", "exit", "up", "medium", "centre")), 128, 96, 17, 8.0, seed=4)
+    vis = [f["objects"][0]["visible"] for f in exit_.truth["frames"]]
+    assert vis[0] > 0.99 and vis[-1] == 0
+    assert exit_.truth["frames"][-1]["objects"][0]["box"][3] < 0  # it left through the top edge
+
+
+def test_grow_and_shrink_change_scale_monotonically():
+    for event, sign in (("grow", 1), ("shrink", -1)):
+        clip = render_clip(_scene(ObjectSpec("star", "red", "small", event, None, "fast", "centre")), 96, 96, 9, 8.0, seed=5)
+        scale = np.array([f["objects"][0]["scale"] for f in clip.truth["frames"]])
+        assert np.all(sign * np.diff(scale) > 0)
+
+
+def test_simulate_refuses_an_incomplete_spec():
+    with pytest.raises(ValueError, match="complete"):
+        simulate(SceneSpec([ObjectSpec("ball")]), 64, 64, 4, 8.0, 0)
