@@ -22,9 +22,14 @@ from haneul.world import complete_spec, iter_world_clips, render_scene, simulate
 from haneul.world.spec import SceneSpec
 
 
-def render_speed(width: int = 128, height: int = 128, num_frames: int = 16, fps: float = 8.0, seconds: float = 10.0) -> dict:
+def render_speed(
+    width: int = 128, height: int = 128, num_frames: int = 16, fps: float = 8.0, seconds: float = 10.0
+) -> dict:
     """Frames per second of (a) simulate + render_scene and (b) full clip streaming, on random scenes."""
-    specs = [(complete_spec(SceneSpec(), np.random.default_rng(i), duration=(num_frames - 1) / fps), i) for i in range(200)]
+    specs = [
+        (complete_spec(SceneSpec(), np.random.default_rng(i), duration=(num_frames - 1) / fps), i)
+        for i in range(200)
+    ]
     frames, busy, start = 0, 0.0, time.perf_counter()
     for spec, seed in itertools.cycle(specs):
         t = time.perf_counter()
@@ -51,7 +56,9 @@ def eval_speed() -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="wall time budget for the render measurement")
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="wall time budget for the render measurement"
+    )
     parser.add_argument("--frames", type=int, default=16, help="frames per clip")
     parser.add_argument("--size", default="128x128")
     args = parser.parse_args()

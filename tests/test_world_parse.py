@@ -6,13 +6,21 @@ import numpy as np
 import pytest
 
 from haneul.errors import InputError
-from haneul.world import complete_spec, parse_prompt, short_caption, simulate
-from haneul.world import vocab
+from haneul.world import complete_spec, parse_prompt, short_caption, simulate, vocab
 from haneul.world.spec import SceneSpec
 
 
 def test_vocabulary_is_as_large_as_the_issue_asks():
-    assert len(vocab.KINDS) >= 8 and {"ball", "box", "triangle", "star", "heart", "ring", "person", "car"} <= set(vocab.KINDS)
+    assert len(vocab.KINDS) >= 8 and {
+        "ball",
+        "box",
+        "triangle",
+        "star",
+        "heart",
+        "ring",
+        "person",
+        "car",
+    } <= set(vocab.KINDS)
     assert len(vocab.COLOURS) == 12 and len(vocab.SIZES) == 3 and len(vocab.BACKGROUNDS) >= 8
     assert len(vocab.DIRECTIONS) == 8 and set(vocab.OCCLUDERS) == {"wall", "tree", "box"}
     for table in (vocab.KINDS, vocab.COLOUR_WORDS, vocab.EVENTS, vocab.SIZE_WORDS):
@@ -24,7 +32,11 @@ def test_object_colours_are_far_apart_and_every_background_leaves_most_colours()
         assert vocab.colour_distance(vocab.COLOURS[a], vocab.COLOURS[b]) > 39, (a, b)
     for bg in vocab.BACKGROUNDS:
         assert len(vocab.allowed_colours(bg)) >= 9, bg
-    assert vocab.clashes("green", "grass") and vocab.clashes("white", "snow") and not vocab.clashes("red", "grass")
+    assert (
+        vocab.clashes("green", "grass")
+        and vocab.clashes("white", "snow")
+        and not vocab.clashes("red", "grass")
+    )
 
 
 def test_english_prompt():
@@ -46,7 +58,9 @@ def test_two_objects_relation_and_collision():
 
 def test_motion_words_and_occluder():
     spec = parse_prompt("two cyan triangles move up and to the right quickly")
-    assert len(spec.objects) == 2 and all(o.direction == "up_right" and o.speed == "fast" for o in spec.objects)
+    assert len(spec.objects) == 2 and all(
+        o.direction == "up_right" and o.speed == "fast" for o in spec.objects
+    )
     spec = parse_prompt("a pink car passes behind a tree on the sand")
     assert spec.objects[0].event == "pass_behind" and spec.occluder == "tree" and spec.background == "sand"
     spec = parse_prompt("an orange heart enters from the left")
@@ -111,7 +125,11 @@ def test_complete_spec_keeps_what_was_said_and_fills_the_rest():
     for seed in range(20):
         full = complete_spec(spec, np.random.default_rng(seed))
         assert full.is_complete()
-        assert (full.objects[0].kind, full.objects[0].colour, full.objects[0].event) == ("ball", "red", "bounce")
+        assert (full.objects[0].kind, full.objects[0].colour, full.objects[0].event) == (
+            "ball",
+            "red",
+            "bounce",
+        )
         assert not vocab.clashes("red", full.background)
     a = complete_spec(SceneSpec(), np.random.default_rng(3))
     assert a == complete_spec(SceneSpec(), np.random.default_rng(3))

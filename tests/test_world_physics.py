@@ -9,7 +9,9 @@ from haneul.world.spec import ObjectSpec, SceneSpec
 
 
 def _scene(*objects: ObjectSpec, **kw) -> SceneSpec:
-    return SceneSpec(list(objects), background=kw.pop("background", "white"), camera="static", light="day", **kw)
+    return SceneSpec(
+        list(objects), background=kw.pop("background", "white"), camera="static", light="day", **kw
+    )
 
 
 def _centres(clip, i: int = 0) -> np.ndarray:
@@ -18,7 +20,14 @@ def _centres(clip, i: int = 0) -> np.ndarray:
 
 def test_gravity_is_a_parabola_between_bounces_and_each_bounce_loses_energy():
     fps, size = 60.0, 120
-    clip = render_clip(_scene(ObjectSpec("ball", "red", "small", "bounce", None, "slow", "top")), size, size, 180, fps, seed=0)
+    clip = render_clip(
+        _scene(ObjectSpec("ball", "red", "small", "bounce", None, "slow", "top")),
+        size,
+        size,
+        180,
+        fps,
+        seed=0,
+    )
     y = _centres(clip)[:, 1]
     t = np.arange(len(y)) / fps
     bounces = [m["time"] for m in clip.truth["moments"] if m["what"] == "bounce"]
@@ -47,8 +56,12 @@ def test_collision_conserves_momentum():
     (contact,) = [m["time"] for m in clip.truth["moments"] if m["what"] == "collide"]
     k = int(contact * fps)
     xa, xb = _centres(clip, 0)[:, 0], _centres(clip, 1)[:, 0]
-    ra = (clip.truth["frames"][0]["objects"][0]["box"][2] - clip.truth["frames"][0]["objects"][0]["box"][0]) / 2
-    rb = (clip.truth["frames"][0]["objects"][1]["box"][2] - clip.truth["frames"][0]["objects"][1]["box"][0]) / 2
+    ra = (
+        clip.truth["frames"][0]["objects"][0]["box"][2] - clip.truth["frames"][0]["objects"][0]["box"][0]
+    ) / 2
+    rb = (
+        clip.truth["frames"][0]["objects"][1]["box"][2] - clip.truth["frames"][0]["objects"][1]["box"][0]
+    ) / 2
     ma, mb = ra**2, rb**2  # equal density: mass ~ area
     va0, vb0 = (xa[k - 2] - xa[k - 5]) * fps / 3, (xb[k - 2] - xb[k - 5]) * fps / 3
     va1, vb1 = (xa[k + 6] - xa[k + 3]) * fps / 3, (xb[k + 6] - xb[k + 3]) * fps / 3
@@ -59,11 +72,19 @@ def test_collision_conserves_momentum():
 
 
 def test_rolling_turns_by_distance_over_radius():
-    clip = render_clip(_scene(ObjectSpec("box", "red", "medium", "roll", "right", "slow", "left")), 128, 128, 16, 8.0, seed=2)
+    clip = render_clip(
+        _scene(ObjectSpec("box", "red", "medium", "roll", "right", "slow", "left")), 128, 128, 16, 8.0, seed=2
+    )
     x = _centres(clip)[:, 0]
     angle = np.array([f["objects"][0]["angle"] for f in clip.truth["frames"]])
-    radius = (clip.truth["frames"][0]["objects"][0]["box"][2] - clip.truth["frames"][0]["objects"][0]["box"][0]) / 2 / 0.86
-    assert np.allclose(np.radians(-angle), (x - x[0]) / radius, rtol=5e-3, atol=1e-3)  # clockwise, moving right
+    radius = (
+        (clip.truth["frames"][0]["objects"][0]["box"][2] - clip.truth["frames"][0]["objects"][0]["box"][0])
+        / 2
+        / 0.86
+    )
+    assert np.allclose(
+        np.radians(-angle), (x - x[0]) / radius, rtol=5e-3, atol=1e-3
+    )  # clockwise, moving right
     y = _centres(clip)[:, 1]
     assert np.ptp(y) < 1e-6  # stays on the ground
 
@@ -79,10 +100,24 @@ def test_follower_keeps_behind_the_leader():
 
 
 def test_enter_and_exit_at_the_edges():
-    enter = render_clip(_scene(ObjectSpec("heart", "red", "small", "enter", "right", "medium", "left")), 128, 96, 17, 8.0, seed=4)
+    enter = render_clip(
+        _scene(ObjectSpec("heart", "red", "small", "enter", "right", "medium", "left")),
+        128,
+        96,
+        17,
+        8.0,
+        seed=4,
+    )
     vis = [f["objects"][0]["visible"] for f in enter.truth["frames"]]
     assert vis[0] == 0 and vis[-1] > 0.99
-    exit_ = render_clip(_scene(ObjectSpec("heart", "red", "small", "exit", "up", "medium", "centre")), 128, 96, 17, 8.0, seed=4)
+    exit_ = render_clip(
+        _scene(ObjectSpec("heart", "red", "small", "exit", "up", "medium", "centre")),
+        128,
+        96,
+        17,
+        8.0,
+        seed=4,
+    )
     vis = [f["objects"][0]["visible"] for f in exit_.truth["frames"]]
     assert vis[0] > 0.99 and vis[-1] == 0
     assert exit_.truth["frames"][-1]["objects"][0]["box"][3] < 0  # it left through the top edge
@@ -90,7 +125,9 @@ def test_enter_and_exit_at_the_edges():
 
 def test_grow_and_shrink_change_scale_monotonically():
     for event, sign in (("grow", 1), ("shrink", -1)):
-        clip = render_clip(_scene(ObjectSpec("star", "red", "small", event, None, "fast", "centre")), 96, 96, 9, 8.0, seed=5)
+        clip = render_clip(
+            _scene(ObjectSpec("star", "red", "small", event, None, "fast", "centre")), 96, 96, 9, 8.0, seed=5
+        )
         scale = np.array([f["objects"][0]["scale"] for f in clip.truth["frames"]])
         assert np.all(sign * np.diff(scale) > 0)
 

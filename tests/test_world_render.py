@@ -11,7 +11,9 @@ from haneul.world.spec import ObjectSpec, SceneSpec
 
 def _still(kind="ball", colour="red", background="white", size="large", **scene) -> SceneSpec:
     scene = {"camera": "static", "light": "day", **scene}
-    return SceneSpec([ObjectSpec(kind, colour, size, event="still", position="centre")], background=background, **scene)
+    return SceneSpec(
+        [ObjectSpec(kind, colour, size, event="still", position="centre")], background=background, **scene
+    )
 
 
 def _inside_point(obj: dict) -> tuple[int, int]:
@@ -30,7 +32,10 @@ def test_same_seed_same_clip_other_seed_other_clip():
     assert not np.array_equal(a.frames, c.frames)
 
 
-@pytest.mark.parametrize("width, height, frames, fps", [(128, 128, 5, 8.0), (192, 64, 3, 24.0), (50, 90, 2, 2.5), (320, 180, 1, 8.0)])
+@pytest.mark.parametrize(
+    "width, height, frames, fps",
+    [(128, 128, 5, 8.0), (192, 64, 3, 24.0), (50, 90, 2, 2.5), (320, 180, 1, 8.0)],
+)
 def test_any_size_frame_count_and_fps(width, height, frames, fps):
     clip = render_clip("a blue star moves right", width, height, frames, fps, seed=0)
     assert clip.frames.shape == (frames, height, width, 3) and clip.frames.dtype == np.uint8
@@ -68,7 +73,12 @@ def test_every_background_renders_distinctly(background):
 
 
 def test_truth_box_and_visibility_follow_the_pixels():
-    spec = SceneSpec([ObjectSpec("box", "red", "medium", "move", "right", "fast", "right")], background="white", camera="static", light="day")
+    spec = SceneSpec(
+        [ObjectSpec("box", "red", "medium", "move", "right", "fast", "right")],
+        background="white",
+        camera="static",
+        light="day",
+    )
     clip = render_clip(spec, 128, 128, 24, 8.0, seed=4)
     red = np.all(clip.frames == vocab.COLOURS["red"], axis=-1)
     for k, f in enumerate(clip.truth["frames"]):
@@ -107,7 +117,9 @@ def test_passing_behind_an_occluder_hides_the_object_and_it_comes_out(occluder):
 
 
 def test_light_scales_the_colours_and_is_reported():
-    clip = render_clip(_still(colour="white", background="black", light="day_to_night"), 64, 64, 9, 4.0, seed=6)
+    clip = render_clip(
+        _still(colour="white", background="black", light="day_to_night"), 64, 64, 9, 4.0, seed=6
+    )
     first, last = clip.truth["frames"][0], clip.truth["frames"][-1]
     assert first["light"]["name"] == "day" and last["light"]["name"] == "night"
     assert last["light"]["level"] < first["light"]["level"]

@@ -1,0 +1,80 @@
+"""Captions are true to the ground truth: colours, left/right order (viewer's), events, still images."""
+
+import re
+
+import numpy as np
+
+from haneul.world import detailed_caption, parse_prompt, render_clip
+from haneul.world.spec import ObjectSpec, SceneSpec
+
+
+def test_detailed_caption_states_the_true_colours_kinds_and_left_right_order():
+    for seed in range(40):
+        clip = render_clip(None, 160, 96, 12, 8.0, seed=seed)
+        text = clip.caption
+        for o in clip.spec.objects:
+            assert o.colour in text and (o.kind if o.kind != "person" else "character") in text, text
+        objects = clip.truth["frames"][0]["objects"]
+        if len(objects) > 1:
+            order = re.search(r"From left to right at the start: (.*?)\.", text).group(1).split(", ")
+            xs = [objects[i]["centre"][0] for i in range(len(objects))]
+            by_x = sorted(range(len(xs)), key=lambda i: xs[i])
+            for name, i in zip(order, by_x, strict=True):
+                assert clip.spec.objects[i].colour in name, (text, xs)
+
+
+def test_relation_prompt_is_rendered_and_captioned_the_right_way_round():
+    for prompt in ("a red ball to the left of a blue box", "빨간 공 오른쪽에 파란 상자가 있다"):
+        for seed in range(5):
+            clip = render_clip(prompt, 128, 128, 4, 8.0, seed=seed)
+            red, blue = (
+                next(o for o in clip.truth["frames"][0]["objects"] if o["colour"] == c)
+                for c in ("red", "blue")
+            )
+            assert red["centre"][0] < blue["centre"][0]
+            assert clip.caption.index("the red ball, the blue box") > 0
+
+
+def test_event_wording_follows_the_truth():
+    clip = render_clip("a yellow ball bounces on the sand", 128, 128, 24, 8.0, seed=1)
+    bounces = [m["time"] for m in clip.truth["moments"] if m["what"] == "bounce"]
+    assert "bounces on the ground" in clip.caption and f"{bounces[0]:.1f} s" in clip.caption
+    clip = render_clip("a pink star passes behind a wall", 160, 96, 24, 8.0, seed=2)
+    hidden = [f["time"] for f in clip.truth["frames"] if f["objects"][0]["visible"] < 0.05]
+    assert f"fully hidden from {hidden[0]:.1f} s to {hidden[-1]:.1f} s" in clip.caption
+    clip = render_clip(
+        "a blue car moves right quickly and the camera zooms in at dusk", 128, 96, 16, 8.0, seed=3
+    )
+    assert (
+        "The camera zooms in." in clip.caption and "dusk" in clip.caption and "to the right" in clip.caption
+    )
+
+
+def test_short_caption_is_a_prompt_that_parses_to_the_clip():
+    for seed in range(30):
+        clip = render_clip(None, 96, 96, 8, 8.0, seed=seed)
+        spec = parse_prompt(clip.short_caption)
+        assert sorted(o.colour for o in spec.objects) == sorted(o.colour for o in clip.spec.objects), (
+            clip.short_caption
+        )
+    texts = [render_clip(None, 64, 64, 4, 8.0, seed=s).short_caption for s in range(40)]
+    assert any(re.search("[가-힣]", t) for t in texts) and any(re.search("[a-z]", t) for t in texts)
+
+
+def test_still_image_caption_describes_a_picture():
+    clip = render_clip(None, 128, 96, 1, 8.0, seed=4)
+    assert "still picture" in clip.caption and "moves" not in clip.caption and "camera" not in clip.caption
+    assert all(o.event == "still" for o in clip.spec.objects)
+
+
+def test_caption_from_a_bare_spec_states_only_the_spec():
+    spec = SceneSpec(
+        [ObjectSpec("ring", "green", "small", "rotate", None, "fast", "left")],
+        background="wall",
+        camera="static",
+        light="day",
+    )
+    text = detailed_caption(spec)
+    assert text.startswith("One object on a stone brick wall, in daylight.")
+    assert "A small green ring starts at the left and spins clockwise in place quickly." in text
+    assert np.char.count(text, " s,").sum() == 0  # no times without a simulation
