@@ -17,6 +17,7 @@ Ground truth (JSON-serialisable, pixels of the output frame, x right, y down):
 
 from __future__ import annotations
 
+import functools
 import math
 
 import cv2
@@ -142,12 +143,17 @@ def _occluder_polys(
 
 
 def _apply_light(frame: np.ndarray, gain: np.ndarray) -> None:
-    if np.allclose(gain, 1.0):
+    if gain[0] == 1.0 and gain[1] == 1.0 and gain[2] == 1.0:
         return
-    lut = np.clip(
-        np.arange(256, dtype=np.float32)[:, None] * gain[None, :].astype(np.float32) + 0.5, 0, 255
-    ).astype(np.uint8)
-    cv2.LUT(frame, lut.reshape(256, 1, 3), dst=frame)
+    cv2.LUT(frame, _light_table(float(gain[0]), float(gain[1]), float(gain[2])), dst=frame)
+
+
+@functools.lru_cache(maxsize=256)
+def _light_table(r: float, g: float, b: float) -> np.ndarray:
+    """A per-channel lookup table: value * gain, rounded (cached: constant lights reuse one table)."""
+    gain = np.array([r, g, b], np.float32)
+    lut = np.clip(np.arange(256, dtype=np.float32)[:, None] * gain[None, :] + 0.5, 0, 255).astype(np.uint8)
+    return lut.reshape(256, 1, 3)
 
 
 # --- ground truth ---------------------------------------------------------------------------------------------

@@ -110,6 +110,7 @@ def simulate(spec: SceneSpec, width: int, height: int, num_frames: int, fps: flo
                 _collide(scene, i, o.target, starts, t, duration, vw, vh, rng)
             continue
         scene.tracks[i] = _track(scene, i, starts[i], t, duration, vw, vh)
+    _separate_starts(scene, vw)
     scene.camera = _camera(spec.camera, t, duration, vw, vh)
     scene.light = _light(spec.light, t, duration)
     _write_back(scene, duration, vw, vh)
@@ -144,6 +145,36 @@ def _start_positions(
             if np.hypot(*d) < need and not _related(spec, i, j):
                 pos[i, 1] += (need - abs(d[1])) * (1 if pos[i, 1] < vh / 2 else -1)
     return pos
+
+
+FREE_EVENTS = (
+    "still",
+    "move",
+    "roll",
+    "rotate",
+    "grow",
+    "shrink",
+    "bounce",
+    "exit",
+)  # placed by position alone
+
+
+def _separate_starts(scene: Scene, vw: float) -> None:
+    """Shift an object sideways (whole track) if it starts on top of another, e.g. two rollers on the ground."""
+    spec = scene.spec
+    for i, tr in enumerate(scene.tracks):
+        if spec.objects[i].event not in FREE_EVENTS:
+            continue
+        for j in range(len(scene.tracks)):
+            if j == i or (j > i and spec.objects[j].event in FREE_EVENTS):
+                continue  # among free objects, the later one moves
+            d = tr.pos[0] - scene.tracks[j].pos[0]
+            need = (scene.sizes[i] + scene.sizes[j]) * 1.1 + 0.02
+            if np.hypot(*d) < need and not _related(spec, i, j):
+                room_right = vw - scene.tracks[j].pos[0, 0]
+                side = 1.0 if (d[0] > 0 or d[0] == 0 and room_right > vw / 2) else -1.0
+                dx = side * np.sqrt(max(need**2 - d[1] ** 2, 0.0)) - d[0]
+                tr.pos[:, 0] += dx
 
 
 def _related(spec: SceneSpec, i: int, j: int) -> bool:

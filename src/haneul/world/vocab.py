@@ -19,6 +19,7 @@ Colour rules (why the values are what they are):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -558,6 +559,7 @@ def colour_distance(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
     return float(np.linalg.norm(rgb_to_lab(a) - rgb_to_lab(b)))
 
 
+@functools.cache
 def clashes(colour: str, background: str | None = None, occluder: str | None = None) -> bool:
     """True if the object colour is too close to a main colour of the background or the occluder."""
     others = []
