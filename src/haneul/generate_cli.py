@@ -11,9 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from haneul.errors import InputError, ModerationBlocked
+from haneul.video_io import check_output_path
 
 EXIT_INPUT = 2
 EXIT_MODERATION = 3
@@ -81,15 +83,56 @@ def progress_bar(description: str, enabled: bool = True):
         yield update
 
 
+def save_output(video, output: Path) -> None:
+    from haneul.outputs import save_output as save
+
+    save(video, output)
+
+
 def register(app: typer.Typer) -> None:
     app.command("generate")(generate)
     app.command("info")(info)
+    app.command("join")(join)
+    app.command("storyboard")(storyboard)
 
 
 def load(model: Path | None):
     from haneul.pipeline import load_pipeline
 
     return load_pipeline(model)
+
+
+def read_media(path: Path) -> np.ndarray:
+    """An image or a video file as frames (F, H, W, 3) uint8; a still is one frame."""
+    from haneul.video_io import is_video_file, read_image, read_video
+
+    if not path.is_file():
+        raise InputError(f"input file {str(path)!r} does not exist")
+    if is_video_file(path):
+        return read_video(path)[0]
+    return read_image(path)[None]
+
+
+def parse_keyframe(text: str) -> tuple[Path, float]:
+    """FILE@SECONDS, e.g. start.png@0 or end.png@3.5."""
+    path, sep, seconds = text.rpartition("@")
+    try:
+        if not sep:
+            raise ValueError
+        return Path(path), float(seconds)
+    except ValueError:
+        raise InputError(
+            f"keyframe {text!r} must look like FILE@SECONDS, for example end.png@3.5", param="keyframe"
+        ) from None
+
+
+def tell_fit(frames: np.ndarray, pipe, width: int | None, height: int | None, what: str) -> None:
+    from haneul.conditioning import describe_fit
+
+    w, h = pipe.check_size(width, height)
+    note = describe_fit(frames.shape, w, h)
+    if note:
+        typer.echo(f"note: {what} {note}", err=True)
 
 
 def generate(
@@ -103,7 +146,7 @@ def generate(
         typer.Option(help="WIDTHxHEIGHT on the model's grid; default the model's first native size."),
     ] = None,
     seconds: Annotated[
-        float | None, typer.Option(help="Duration; rounded up to whole latent frames.")
+        float | None, typer.Option(help="Duration (any length: long videos are made window by window).")
     ] = None,
     num_frames: Annotated[
         int | None, typer.Option(help="Exact frame count (1 + 4k); overrides --seconds.")
@@ -118,12 +161,30 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same video.")] = 0,
     negative_prompt: Annotated[str, typer.Option(help="What the video should not show.")] = "",
     sampler: Annotated[str | None, typer.Option(help="euler or heun.")] = None,
+    image: Annotated[
+        Path | None, typer.Option(help="Image prompt: animate this still (image-to-video).")
+    ] = None,
+    image_at: Annotated[str, typer.Option(help="Where the --image goes: start or end.")] = "start",
+    extend: Annotated[
+        Path | None, typer.Option(help="Video prompt: continue this video (forward, or --backward).")
+    ] = None,
+    backward: Annotated[
+        bool, typer.Option(help="With --extend: generate what came before the video.")
+    ] = False,
+    keyframe: Annotated[
+        list[str] | None, typer.Option(help="FILE@SECONDS, repeatable: frames to hit; the rest is filled in.")
+    ] = None,
+    edit: Annotated[
+        Path | None,
+        typer.Option(help="Video prompt: re-render this video from the prompt, keeping its motion."),
+    ] = None,
+    strength: Annotated[float, typer.Option(help="With --edit: 0 keeps the input, 1 ignores it.")] = 0.6,
+    loop: Annotated[bool, typer.Option(help="Make the last frame flow into the first.")] = False,
     model: Annotated[Path | None, typer.Option(help="Model directory; default the bundled model.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Generate a video from a text prompt and write it as MP4 (H.264) or, for one frame, PNG."""
-    from haneul.outputs import save_output
-    from haneul.video_io import check_output_path
+    """Generate a video from a text prompt (and optionally an image or video prompt); write MP4 or PNG."""
+    from haneul import modes
 
     with user_errors():
         output = output or default_output(prompt)
@@ -137,22 +198,73 @@ def generate(
             num_frames = 1
         if not prompt.strip():
             raise InputError("prompt is empty; describe the video to generate", param="prompt")
-        pipe = load(model)
-        with progress_bar("sampling", enabled=not quiet) as update:
-            video = pipe.generate(
-                prompt,
-                width=width,
-                height=height,
-                seconds=seconds,
-                num_frames=num_frames,
-                fps=fps,
-                num_steps=steps,
-                guidance=guidance,
-                seed=seed,
-                negative_prompt=negative_prompt,
-                sampler=sampler,
-                progress=update,
+        chosen = [
+            name
+            for name, v in [
+                ("--image", image),
+                ("--extend", extend),
+                ("--keyframe", keyframe),
+                ("--edit", edit),
+                ("--loop", loop),
+            ]
+            if v
+        ]
+        if len(chosen) > 1:
+            raise InputError(
+                f"choose one of {', '.join(chosen)} per video (a storyboard combines them: haneul storyboard)"
             )
+        if image_at not in ("start", "end"):
+            raise InputError(f"--image-at {image_at!r} must be start or end", param="image_at")
+        if backward and extend is None:
+            raise InputError("--backward goes with --extend VIDEO", param="backward")
+        inputs = {
+            "image": read_media(image)[0] if image else None,
+            "extend": read_media(extend) if extend else None,
+            "edit": read_media(edit) if edit else None,
+            "keyframes": [(read_media(p), t) for p, t in map(parse_keyframe, keyframe or [])],
+        }
+        pipe = load(model)
+        for what, frames in [
+            ("image", inputs["image"]),
+            ("video", inputs["extend"]),
+            ("video", inputs["edit"]),
+        ]:
+            if frames is not None:
+                tell_fit(frames, pipe, width, height, what)
+        common = {
+            "width": width,
+            "height": height,
+            "fps": fps,
+            "num_steps": steps,
+            "guidance": guidance,
+            "seed": seed,
+            "negative_prompt": negative_prompt,
+            "sampler": sampler,
+        }
+        timing = {"seconds": seconds, "num_frames": num_frames}
+        with progress_bar("sampling", enabled=not quiet) as update:
+            common["progress"] = update
+            if inputs["image"] is not None:
+                video = modes.image_to_video(
+                    pipe, prompt, inputs["image"], at_end=image_at == "end", **timing, **common
+                )
+            elif inputs["extend"] is not None:
+                video = modes.extend(
+                    pipe, prompt, inputs["extend"], seconds=seconds or 2.0, backward=backward, **common
+                )
+            elif inputs["keyframes"]:
+                video = modes.keyframes(
+                    pipe, prompt, inputs["keyframes"], **{k: v for k, v in timing.items() if v}, **common
+                )
+            elif inputs["edit"] is not None:
+                edit_frames = num_frames or (1 + 4 * ((len(inputs["edit"]) - 1) // 4))
+                video = pipe.generate(
+                    prompt, init_video=inputs["edit"], strength=strength, num_frames=edit_frames, **common
+                )
+            elif loop:
+                video = modes.loop(pipe, prompt, **timing, **common)
+            else:
+                video = pipe.generate(prompt, **timing, **common)
         save_output(video, output)
     f, h, w = video.frames.shape[:3]
     typer.echo(f"wrote {output} ({w}x{h}, {f} frames at {video.fps:g} fps, seed {video.seed})")
@@ -174,3 +286,112 @@ def info(
     typer.echo(f"fps:        {fps}")
     typer.echo(f"max frames: {described.max_frames} per window")
     typer.echo(f"modes:      {', '.join(described.modes)}")
+
+
+def join(
+    first: Annotated[Path, typer.Argument(help="The clip that comes first.")],
+    second: Annotated[Path, typer.Argument(help="The clip that comes after.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .mp4.")],
+    prompt: Annotated[str, typer.Option(help="What happens in the transition.")] = "a smooth transition",
+    seconds: Annotated[float, typer.Option(help="Length of the generated transition.")] = 1.0,
+    size: Annotated[
+        str | None, typer.Option(help="WIDTHxHEIGHT; default the first clip's size if on the grid.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    steps: Annotated[int | None, typer.Option("--steps", "--num-steps", help="Sampling steps.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Model directory; default the bundled model.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Join two clips with a generated transition: FIRST + transition + SECOND."""
+    from haneul import modes
+
+    with user_errors():
+        check_output_path(output)
+        if output.suffix.lower() != ".mp4":
+            raise InputError("join writes a video: the output must end in .mp4", param="output")
+        width, height = parse_size(size)
+        a, b = read_media(first), read_media(second)
+        pipe = load(model)
+        tell_fit(a, pipe, width, height, "first clip")
+        with progress_bar("sampling", enabled=not quiet) as update:
+            video = modes.join(
+                pipe,
+                prompt,
+                a,
+                b,
+                seconds=seconds,
+                width=width,
+                height=height,
+                seed=seed,
+                num_steps=steps,
+                progress=update,
+            )
+        save_output(video, output)
+    typer.echo(f"wrote {output} ({len(video.frames)} frames at {video.fps:g} fps)")
+
+
+def storyboard(
+    board: Annotated[Path, typer.Argument(help="YAML: shots with prompt, seconds, optional image or video.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .mp4.")],
+    seed: Annotated[int, typer.Option(help="Random seed of the first shot (later shots add 1 each).")] = 0,
+    model: Annotated[Path | None, typer.Option(help="Model directory; default the bundled model.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Render a storyboard as one continuous video; subjects and style carry from shot to shot.
+
+    board.yaml:  size: 128x128   (optional)
+                 shots:
+                   - prompt: a red ball rolls right on green grass
+                     seconds: 2
+                   - prompt: the red ball bounces
+                     seconds: 2
+                     image: start.png   (optional; or video: clip.mp4)
+    """
+    from haneul import modes
+
+    with user_errors():
+        check_output_path(output)
+        if output.suffix.lower() != ".mp4":
+            raise InputError("a storyboard is a video: the output must end in .mp4", param="output")
+        size, shots = read_board(board)
+        width, height = parse_size(size)
+        pipe = load(model)
+        with progress_bar("sampling", enabled=not quiet) as update:
+            video = modes.storyboard(pipe, shots, seed=seed, width=width, height=height, progress=update)
+        save_output(video, output)
+    typer.echo(f"wrote {output} ({len(shots)} shots, {len(video.frames)} frames at {video.fps:g} fps)")
+
+
+def read_board(path: Path):
+    import yaml
+
+    from haneul.modes import Shot
+
+    if not path.is_file():
+        raise InputError(f"storyboard {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise InputError(f"storyboard {str(path)!r} is not valid YAML: {e}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("shots"), list) or not data["shots"]:
+        raise InputError(f"storyboard {str(path)!r} needs a non-empty 'shots:' list")
+    shots = []
+    for i, item in enumerate(data["shots"]):
+        if not isinstance(item, dict) or not str(item.get("prompt", "")).strip():
+            raise InputError(f"shot {i + 1} of {str(path)!r} needs a prompt")
+        unknown = set(item) - {"prompt", "seconds", "image", "video", "seed"}
+        if unknown:
+            raise InputError(
+                f"shot {i + 1}: unknown keys {sorted(unknown)}; valid: prompt, seconds, image, video, seed"
+            )
+        base = path.parent
+        shots.append(
+            Shot(
+                prompt=str(item["prompt"]),
+                seconds=float(item.get("seconds", 2.0)),
+                image=read_media(base / item["image"])[0] if item.get("image") else None,
+                video=read_media(base / item["video"]) if item.get("video") else None,
+                seed=item.get("seed"),
+            )
+        )
+    return data.get("size"), shots

@@ -1,0 +1,175 @@
+"""Every prompt kind as conditioning data: image-to-video, extension, keyframes, loop, join, storyboard.
+
+None of these has a sampling loop of its own. Each one decides which frames are given and where
+(a list of `FrameCondition`), calls `Pipeline.generate`, and stitches the result to its inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from haneul.conditioning import FrameCondition, fit_frames
+from haneul.errors import InputError
+from haneul.pipeline import GeneratedVideo, Pipeline
+
+# Frames of an input video given to the model as context when extending or joining: two latent frames
+# (1 + 4 * 2 pixel frames) say where things are and how they move.
+CONTEXT_FRAMES = 9
+
+
+def image_to_video(
+    pipe: Pipeline, prompt: str, image: np.ndarray, at_end: bool = False, **kwargs
+) -> GeneratedVideo:
+    """Animate a still: the image is the first frame (or the last, with at_end=True)."""
+    return pipe.generate(prompt, conditions=[FrameCondition(image[None], -1 if at_end else 0)], **kwargs)
+
+
+def keyframes(
+    pipe: Pipeline, prompt: str, items: list[tuple[np.ndarray, float]], fps: float | None = None, **kwargs
+):
+    """Fill the frames between keyframes: items are (frames (F, H, W, 3) or an image (H, W, 3), seconds)."""
+    fps = fps or pipe.spec.fps[0]
+    conditions = []
+    for frames, seconds in items:
+        if seconds < 0:
+            raise InputError(f"keyframe time {seconds:g}s must not be negative", param="keyframe")
+        conditions.append(FrameCondition(frames if frames.ndim == 4 else frames[None], round(seconds * fps)))
+    if "seconds" not in kwargs and "num_frames" not in kwargs:  # long enough to hold the last keyframe
+        last = max(c.frame_index + len(c.frames) for c in conditions)
+        tf = pipe.vae.config.temporal_factor
+        kwargs["num_frames"] = 1 + tf * max(1, -(-(last - 1) // tf))
+    return pipe.generate(prompt, conditions=conditions, fps=fps, **kwargs)
+
+
+def _head_tail(pipe: Pipeline, video: np.ndarray, width: int, height: int) -> tuple[np.ndarray, int, int]:
+    """Fit `video` to the size; return it with how many of its frames to give as context at the start of
+    a new video (1 + tf*k, so they fill whole latent frames from frame 0) and at its end (tf*k, so they fill
+    whole latent frames ending on the last frame)."""
+    frames = fit_frames(video, width, height)
+    tf = pipe.vae.config.temporal_factor
+    groups = min((CONTEXT_FRAMES - 1) // tf, max(1, (len(frames) - 1) // tf))
+    if len(frames) < tf + 1:
+        raise InputError(f"a video prompt needs at least {tf + 1} frames, got {len(frames)}", param="video")
+    return frames, 1 + tf * groups, tf * groups
+
+
+def _size(pipe: Pipeline, video: np.ndarray, kwargs: dict) -> tuple[int, int]:
+    if kwargs.get("width") is None and kwargs.get("height") is None:
+        h, w = video.shape[1:3]
+        if (w, h) in pipe.spec.sizes or (w % pipe.size_multiple == 0 and h % pipe.size_multiple == 0):
+            return pipe.check_size(w, h)
+        return pipe.check_size(None, None)
+    return pipe.check_size(kwargs.get("width"), kwargs.get("height"))
+
+
+def extend(
+    pipe: Pipeline, prompt: str, video: np.ndarray, seconds: float = 2.0, backward: bool = False, **kwargs
+):
+    """Continue `video` forward (or, with backward=True, make what came before it). Returns the whole video."""
+    fps = kwargs.pop("fps", None) or pipe.spec.fps[0]
+    width, height = _size(pipe, video, kwargs)
+    kwargs.update(width=width, height=height)
+    frames, n_head, n_tail = _head_tail(pipe, video, width, height)
+    tf = pipe.vae.config.temporal_factor
+    new = tf * max(1, round(seconds * fps / tf))
+    if backward:  # the input's first frames end the new video
+        total = 1 + new + n_tail  # 1 + tf*k, and the input starts on a latent-frame boundary
+        out = pipe.generate(
+            prompt,
+            num_frames=total,
+            fps=fps,
+            conditions=[FrameCondition(frames[:n_tail], total - n_tail)],
+            **kwargs,
+        )
+        # frame 0 is the extra one that makes the count 1 + tf*k; drop it so both directions add `new` frames
+        out.frames = np.concatenate([out.frames[1 : total - n_tail], frames])
+    else:  # the input's last frames start the new video
+        total = n_head + new  # 1 + tf*k
+        out = pipe.generate(
+            prompt, num_frames=total, fps=fps, conditions=[FrameCondition(frames[-n_head:], 0)], **kwargs
+        )
+        out.frames = np.concatenate([frames, out.frames[n_head:]])
+    out.metadata["mode"] = "extend_backward" if backward else "extend"
+    return out
+
+
+def loop(pipe: Pipeline, prompt: str, **kwargs) -> GeneratedVideo:
+    """A video whose last frame flows into its first.
+
+    First a plain video is made; then its second half is made again with its first frame given one step
+    after the end, so motion runs back into the start. That extra frame is cut off.
+    """
+    first = pipe.generate(prompt, **kwargs)
+    frames = first.frames
+    tf = pipe.vae.config.temporal_factor
+    keep = 1 + tf * max(1, (len(frames) - 1) // (2 * tf))  # the first half stays as it is
+    total = len(frames) + tf
+    conditions = [FrameCondition(frames[:keep], 0), FrameCondition(frames[:1], total - 1)]
+    rest = {k: v for k, v in kwargs.items() if k not in ("seconds", "num_frames")}
+    second = pipe.generate(prompt, num_frames=total, conditions=conditions, **rest)
+    second.frames = np.concatenate([frames[:keep], second.frames[keep : len(frames)]])
+    second.metadata["mode"] = "loop"
+    return second
+
+
+def join(
+    pipe: Pipeline, prompt: str, a: np.ndarray, b: np.ndarray, seconds: float = 1.0, **kwargs
+) -> GeneratedVideo:
+    """Generate a transition from the end of clip `a` to the start of clip `b`; returns a + transition + b."""
+    fps = kwargs.pop("fps", None) or pipe.spec.fps[0]
+    width, height = _size(pipe, a, kwargs)
+    kwargs.update(width=width, height=height)
+    a_frames, na, _ = _head_tail(pipe, a, width, height)
+    b_frames, _, nb = _head_tail(pipe, b, width, height)
+    tf = pipe.vae.config.temporal_factor
+    gap = tf * max(1, round(seconds * fps / tf))
+    total = na + gap + nb
+    conditions = [FrameCondition(a_frames[-na:], 0), FrameCondition(b_frames[:nb], total - nb)]
+    out = pipe.generate(prompt, num_frames=total, fps=fps, conditions=conditions, **kwargs)
+    out.frames = np.concatenate([a_frames, out.frames[na : total - nb], b_frames])
+    out.metadata["mode"] = "join"
+    return out
+
+
+@dataclass
+class Shot:
+    prompt: str
+    seconds: float = 2.0
+    image: np.ndarray | None = None  # the shot starts from this still
+    video: np.ndarray | None = None  # the shot continues this clip
+    seed: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def storyboard(pipe: Pipeline, shots: list[Shot], seed: int = 0, **kwargs) -> GeneratedVideo:
+    """Shots rendered as one continuous video: each shot is given the end of the previous one, so the
+    subjects, their colours and the style carry over; a shot's own image or video prompt starts it instead."""
+    if not shots:
+        raise InputError("a storyboard needs at least one shot", param="shots")
+    pieces: list[np.ndarray] = []
+    caption_parts, last = [], None
+    for i, shot in enumerate(shots):
+        shot_seed = shot.seed if shot.seed is not None else seed + i
+        if shot.video is not None:
+            out = extend(pipe, shot.prompt, shot.video, seconds=shot.seconds, seed=shot_seed, **kwargs)
+        elif shot.image is not None:
+            out = image_to_video(
+                pipe, shot.prompt, shot.image, seconds=shot.seconds, seed=shot_seed, **kwargs
+            )
+        elif last is not None:
+            out = extend(pipe, shot.prompt, last, seconds=shot.seconds, seed=shot_seed, **kwargs)
+            out.frames = out.frames[len(last) :]
+        else:
+            out = pipe.generate(shot.prompt, seconds=shot.seconds, seed=shot_seed, **kwargs)
+        pieces.append(out.frames)
+        caption_parts.append(out.caption)
+        last = out.frames
+    result = out
+    result.frames = np.concatenate(pieces)
+    result.prompt = " | ".join(s.prompt for s in shots)
+    result.caption = " | ".join(caption_parts)
+    result.metadata["mode"] = "storyboard"
+    result.metadata["shots"] = [{"prompt": s.prompt, "seconds": s.seconds} for s in shots]
+    return result

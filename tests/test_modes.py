@@ -1,0 +1,122 @@
+"""Every prompt kind through the tiny model: lengths, given frames kept, stitching, CLI flags and errors."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from haneul import modes
+from haneul.cli import app
+from haneul.video_io import read_video, write_image, write_video
+
+runner = CliRunner()
+
+
+def clip(n, w=64, h=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 255, (n, h, w, 3), dtype=np.uint8)
+
+
+def test_image_to_video_start_and_end(tiny_pipe):
+    image = clip(1)[0]
+    start = modes.image_to_video(tiny_pipe, "a ball", image, num_frames=9, num_steps=2, seed=1)
+    other = modes.image_to_video(tiny_pipe, "a ball", image, num_frames=9, num_steps=2, seed=2)
+    assert np.array_equal(start.frames[0], other.frames[0])
+    end = modes.image_to_video(tiny_pipe, "a ball", image, at_end=True, num_frames=9, num_steps=2, seed=1)
+    end2 = modes.image_to_video(tiny_pipe, "a ball", image, at_end=True, num_frames=9, num_steps=2, seed=2)
+    assert end.frames.shape == (9, 64, 64, 3)
+    assert not np.array_equal(end.frames[0], end2.frames[0])
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_extend_keeps_input_and_adds_frames(tiny_pipe, backward):
+    source = clip(13)
+    out = modes.extend(tiny_pipe, "a ball", source, seconds=1.0, backward=backward, num_steps=2)
+    assert len(out.frames) == 13 + 8
+    kept = out.frames[-13:] if backward else out.frames[:13]
+    assert np.array_equal(kept, source)
+
+
+def test_keyframes_fill_the_gap(tiny_pipe):
+    a, b = clip(1, seed=1)[0], clip(1, seed=2)[0]
+    out = modes.keyframes(tiny_pipe, "a ball", [(a, 0.0), (b, 2.0)], fps=8, num_steps=2)
+    assert len(out.frames) == 17
+
+
+def test_loop_and_join_lengths(tiny_pipe):
+    looped = modes.loop(tiny_pipe, "a ball", num_frames=9, num_steps=2)
+    assert len(looped.frames) == 9
+    a, b = clip(9, seed=3), clip(9, seed=4)
+    joined = modes.join(tiny_pipe, "a ball", a, b, seconds=1.0, num_steps=2)
+    assert len(joined.frames) == 9 + 8 + 9
+    assert np.array_equal(joined.frames[:9], a) and np.array_equal(joined.frames[-9:], b)
+
+
+def test_storyboard_is_one_continuous_video(tiny_pipe):
+    shots = [modes.Shot("a red ball", 1.0), modes.Shot("the red ball rolls", 1.0)]
+    out = modes.storyboard(tiny_pipe, shots, num_steps=2)
+    assert len(out.frames) == 9 + 8
+    assert out.metadata["mode"] == "storyboard"
+
+
+def test_cli_modes_end_to_end(tmp_path, tiny_model_dir):
+    still, source = tmp_path / "still.png", tmp_path / "source.mp4"
+    write_image(still, clip(1, w=80, h=80)[0])  # not on the grid: cropped/resized with a note
+    write_video(source, clip(9), fps=8)
+    base = ["--model", tiny_model_dir, "--steps", "1", "-q"]
+    cases = [
+        (["--image", still, "--seconds", "1"], 9),
+        (["--extend", source, "--seconds", "1"], 17),
+        (["--extend", source, "--backward", "--seconds", "1"], 17),
+        (["--keyframe", f"{still}@0", "--keyframe", f"{still}@1"], 9),
+        (["--edit", source, "--strength", "0.5"], 9),
+        (["--loop", "--seconds", "1"], 9),
+    ]
+    for i, (args, frames) in enumerate(cases):
+        out = tmp_path / f"out{i}.mp4"
+        result = runner.invoke(app, ["generate", "a ball", "-o", str(out), *map(str, args + base)])
+        assert result.exit_code == 0, (args, result.output)
+        assert len(read_video(out)[0]) == frames, args
+    result = runner.invoke(app, ["generate", "a ball", "-o", str(tmp_path / "i.mp4"), "--image", str(still), *map(str, base)])
+    assert "resized to 64x64" in result.output
+
+
+def test_cli_join_and_storyboard(tmp_path, tiny_model_dir):
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    write_video(a, clip(9, seed=1), fps=8)
+    write_video(b, clip(9, seed=2), fps=8)
+    out = tmp_path / "joined.mp4"
+    result = runner.invoke(app, ["join", str(a), str(b), "-o", str(out), "--model", str(tiny_model_dir), "--steps", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    assert len(read_video(out)[0]) == 26
+    board = tmp_path / "board.yaml"
+    board.write_text("shots:\n  - prompt: a red ball\n    seconds: 1\n  - prompt: it rolls\n    seconds: 1\n    video: a.mp4\n")
+    out = tmp_path / "board.mp4"
+    result = runner.invoke(app, ["storyboard", str(board), "-o", str(out), "--model", str(tiny_model_dir), "-q"])
+    assert result.exit_code == 0, result.output
+    assert len(read_video(out)[0]) == 9 + 17
+
+
+def test_cli_mode_errors(tmp_path, tiny_model_dir):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video")
+    still = tmp_path / "s.png"
+    write_image(still, clip(1)[0])
+    base = ["--model", str(tiny_model_dir), "-q"]
+    cases = [
+        (["--image", str(tmp_path / "missing.png")], "does not exist"),
+        (["--extend", str(junk)], "cannot read"),
+        (["--image", str(still), "--loop"], "choose one"),
+        (["--keyframe", "s.png"], "FILE@SECONDS"),
+        (["--backward"], "--extend"),
+        (["--image", str(still), "--image-at", "middle"], "start or end"),
+    ]
+    for args, match in cases:
+        out = tmp_path / "o.mp4"
+        result = runner.invoke(app, ["generate", "a ball", "-o", str(out), *args, *base])
+        assert result.exit_code == 2, (args, result.output)
+        assert match in result.output, (args, result.output)
+        assert not out.exists()
+    board = tmp_path / "b.yaml"
+    board.write_text("shots: []\n")
+    result = runner.invoke(app, ["storyboard", str(board), "-o", str(tmp_path / "b.mp4"), *base])
+    assert result.exit_code == 2 and "shots" in result.output
