@@ -135,3 +135,33 @@ def test_grow_and_shrink_change_scale_monotonically():
 def test_simulate_refuses_an_incomplete_spec():
     with pytest.raises(ValueError, match="complete"):
         simulate(SceneSpec([ObjectSpec("ball")]), 64, 64, 4, 8.0, 0)
+
+
+EVENT_PROMPTS = {
+    "still": ("a red box stays still", "빨간 상자가 가만히 있다"),
+    "move": ("a red box moves down and to the left", "빨간 상자가 왼쪽 아래로 움직인다"),
+    "bounce": ("a red box bounces", "빨간 상자가 통통 튄다"),
+    "roll": ("a red ball rolls to the right", "빨간 공이 오른쪽으로 굴러간다"),
+    "rotate": ("a red star spins quickly", "빨간 별이 빠르게 회전한다"),
+    "grow": ("a red heart grows", "빨간 하트가 점점 커진다"),
+    "shrink": ("a red heart shrinks", "빨간 하트가 작아진다"),
+    "collide": ("a red ball collides with a blue ball", "빨간 공과 파란 공이 부딪친다"),
+    "pass_behind": ("a red car passes behind a wall", "빨간 자동차가 벽 뒤로 지나간다"),
+    "follow": (
+        "a blue star follows a red ball moving right",
+        "빨간 공이 오른쪽으로 움직이고 파란 별이 따라간다",
+    ),
+    "enter": ("a red person enters from the right", "빨간 사람이 오른쪽에서 들어온다"),
+    "exit": ("a red person leaves to the left", "빨간 사람이 왼쪽으로 나간다"),
+}
+
+
+@pytest.mark.parametrize("event", list(EVENT_PROMPTS))
+def test_every_event_renders_from_english_and_korean_prompts(event):
+    for prompt in EVENT_PROMPTS[event]:
+        clip = render_clip(prompt, 96, 96, 12, 8.0, seed=6)
+        i = next(i for i, o in enumerate(clip.spec.objects) if o.event == event)
+        assert clip.spec.objects[i].colour == ("blue" if event == "follow" else "red"), prompt
+        assert clip.frames.shape == (12, 96, 96, 3) and 1 <= len(clip.spec.objects) <= 4
+        vis = [f["objects"][i]["visible"] for f in clip.truth["frames"]]
+        assert max(vis) > 0.9  # it is on screen at some point

@@ -158,8 +158,11 @@ def _object_sentence(spec: SceneSpec, scene: Scene | None, i: int, names: list[s
     elif e == "bounce":
         text = f"{head}, falls{' drifting' + direction if direction else ''} and bounces on the ground, each bounce lower than the last"
         text += _bounce_times(scene, i) + "."
+    elif e == "roll" and o.kind == "car":
+        text = f"{head} and drives{direction} along the ground{speed} on its wheels."
     elif e == "roll":
-        text = f"{head} and rolls{direction} along the ground{speed}, turning {'clockwise' if o.direction == 'right' else 'counterclockwise'}."
+        turn = "clockwise" if o.direction == "right" else "counterclockwise"
+        text = f"{head} and rolls{direction} along the ground{speed}, turning {turn}."
     elif e == "rotate":
         text = f"{head} and spins clockwise in place{speed}."
     elif e == "grow":

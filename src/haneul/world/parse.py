@@ -30,13 +30,13 @@ EN_STOPWORDS = frozenset(
     "some very as around along toward towards against inside within frame scene video clip shot animation "
     "picture image view screen each other another one's their they them this these out again after before "
     "where when front comes emerges reappears other side back over here himself itself together also "
-    "both show shows showing just keeps keep continues slightly gradually".split()
+    "both show shows showing just keeps keep continues slightly gradually ground floor bottom edge".split()
 )
 # Korean tokens that carry no content here (copulas, "on top of" as location, counters, connectives).
 KO_STOPWORDS = frozenset(
     "있다 있는 있고 있어요 있습니다 위에서 위에 위를 위 아래에서 에서 장면 영상 화면 그리고 하고 개 개의 개가 개를 "
     "한다 합니다 하는 함께 서로 다시 나온다 나와 나오고 크기 크기의 패닝 패닝한다 패닝하고 패닝하며 반대편으로 반대쪽으로 속에서 속 안에서 앞에서 앞 사이로 곳에서 "
-    "모습 모습이 동안 점점 계속 그 이 저 화면에 화면을 화면에서 버린다 오른다 올라 멈춘다 그것을 그걸".split()
+    "모습 모습이 동안 점점 계속 그 이 저 바닥 바닥에 바닥에서 바닥을 화면에 화면을 화면에서 버린다 오른다 올라 멈춘다 그것을 그걸".split()
 )
 # Particles and copulas a Korean noun or adjective may carry after its stem.
 KO_PARTICLES = frozenset(

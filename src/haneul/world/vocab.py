@@ -575,6 +575,28 @@ def allowed_colours(background: str | None = None, occluder: str | None = None) 
     return [c for c in COLOURS if not clashes(c, background, occluder)]
 
 
+# Korean verbs are matched by stem ("움직" matches 움직인다, 움직이는); these are the forms shown to people.
+KO_EXAMPLES = {
+    "still": "가만히 있다",
+    "move": "움직인다",
+    "bounce": "튄다",
+    "roll": "굴러간다",
+    "rotate": "회전한다",
+    "grow": "커진다",
+    "shrink": "작아진다",
+    "collide": "부딪친다",
+    "pass_behind": "뒤로 지나간다",
+    "follow": "따라간다",
+    "enter": "들어온다",
+    "exit": "나간다",
+    "pan_left": "카메라가 왼쪽으로",
+    "pan_right": "카메라가 오른쪽으로",
+    "pan_up": "카메라가 위로",
+    "pan_down": "카메라가 아래로",
+    "day_to_night": "어두워진다",
+}
+
+
 def vocabulary_text() -> str:
     """The whole vocabulary on a few lines, for error messages and `--help`."""
     rows = [
@@ -591,6 +613,8 @@ def vocabulary_text() -> str:
     ]
     lines = []
     for title, table in rows:
-        items = ", ".join(f"{w.en[0]} ({w.ko[0]})" if w.ko else w.en[0] for w in table.values())
+        items = ", ".join(
+            f"{w.en[0]} ({KO_EXAMPLES.get(k, w.ko[0])})" if w.ko else w.en[0] for k, w in table.items()
+        )
         lines.append(f"  {title}: {items}")
     return "\n".join(lines)
