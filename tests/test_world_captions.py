@@ -78,3 +78,16 @@ def test_caption_from_a_bare_spec_states_only_the_spec():
     assert text.startswith("One object on a stone brick wall, in daylight.")
     assert "A small green ring starts at the left and spins clockwise in place quickly." in text
     assert np.char.count(text, " s,").sum() == 0  # no times without a simulation
+
+
+def test_stated_start_positions_match_the_first_frame():
+    from haneul.world.captions import POSITION_NAMES, object_name
+    from haneul.world.sim import position_label
+
+    for seed in range(40):
+        clip = render_clip(None, 160, 96, 8, 8.0, seed=seed)
+        for o, t in zip(clip.spec.objects, clip.truth["frames"][0]["objects"], strict=True):
+            x, y = (v / 96 for v in t["centre"])
+            assert o.position == position_label(x, y, 160 / 96, 1.0), (clip.caption, t)
+            if o.event != "enter":
+                assert f"{object_name(o)} starts at the {POSITION_NAMES[o.position]}" in clip.caption

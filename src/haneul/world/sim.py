@@ -504,4 +504,6 @@ def _write_back(scene: Scene, duration: float, vw: float, vh: float) -> None:
             active = v[v > 1e-6]
             o.speed = speed_label(float(active.mean()) if len(active) else 0.0)
             o.direction = direction_label(tr.vel[0]) or o.direction
-        o.position = position_label(tr.pos[0, 0], tr.pos[0, 1], vw, vh)
+        cam = scene.camera[0]  # where the first frame shows it (a zoom-out starts zoomed in)
+        x, y = (tr.pos[0] - cam[:2]) * cam[2] + (vw / 2, vh / 2)
+        o.position = position_label(x, y, vw, vh)
