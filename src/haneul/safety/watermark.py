@@ -1,0 +1,337 @@
+"""Invisible watermark: a "haneul" mark and a 32-bit generation id hidden in the frames' luma.
+
+Designed for small frames (96-160 px sides, 9-33 frames) and for three attacks: H.264 re-encoding at CRF 28,
+resizing to half size and cropping 10%. The scheme is classic spread spectrum, in the Fourier domain of a
+tile (Kalker et al., "Video watermarking system for broadcast monitoring", 1999; Cox et al., "Secure spread
+spectrum watermarking for multimedia", 1997):
+
+- Every frame gets the same 64x64 tile, repeated over the frame (a static pattern: H.264 copies it from
+  frame to frame almost for free, and averaging the frames at detection removes moving content).
+- The tile is a sum of Fourier components in a ring of 2.5-14 cycles per tile (0.04-0.22 cycles per pixel:
+  low enough to survive halving the size and CRF 28, high enough to stay out of most of the picture's
+  energy). Each real degree of freedom (the real or the imaginary part of one coefficient) carries +-1
+  times a key-derived sign: 30% of them form a fixed sync pattern, the rest carry the payload.
+- Payload: 32 bits of the generation id + a 16-bit CRC over b"haneul" + those bits (the marker), coded
+  with the rate-1/3, constraint-length-7 convolutional code (133, 171, 165) and decoded by soft Viterbi.
+
+Detection: average the frames' luma, keep the high-pass residual, divide it by its local energy (edges
+and textures are the loudest noise; flat areas carry the mark cleanly), fold it modulo the tile, and
+phase-correlate with the sync pattern. Because the pattern is periodic, a crop is only a cyclic shift of
+the folded tile (found by the correlation peak), and a resize changes its period (found by trying scales).
+"Detected" means a payload with a valid CRC at a sync peak of score >= Z_PAYLOAD, or, when the payload
+is unreadable, a sync peak alone of score >= Z_SYNC; the thresholds are set from measured scores on
+videos without the mark (bench/watermark_eval.py).
+
+The key below is public, so anyone can detect the mark (and a determined attacker who knows it can
+remove it); an operator can set a private key with HANEUL_WATERMARK_KEY.
+"""
+
+from __future__ import annotations
+
+import binascii
+import functools
+import hashlib
+import math
+import os
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+DEFAULT_KEY = "haneul-watermark-v1"
+TILE = 64  # pixels; the pattern repeats with this period
+RING = (2.5, 14.0)  # cycles per tile
+SYNC_SHARE = 0.3  # share of the degrees of freedom (and of the energy) given to the sync pattern
+STRENGTH = 3.0  # RMS of the luma change in 8-bit levels: PSNR = 20 log10(255 / 3.0) = 38.6 dB before clipping
+HIGHPASS_SIGMA = 3.0  # detection residual = luma - Gaussian blur of this sigma
+VAR_FLOOR = 4.0  # residual / (local residual energy + VAR_FLOOR): flat areas count most
+ID_BITS = 32
+CRC_BITS = 16
+GENERATORS = (0o133, 0o171, 0o165)  # the rate-1/3, K=7 code used by many standards
+CONSTRAINT = 7
+Z_PAYLOAD = 4.0  # min sync score at which a CRC-valid payload is accepted
+Z_SYNC = 6.5  # sync score that alone says "marked" (payload unreadable)
+SCALES = tuple(np.geomspace(0.45, 1.25, 52))  # resize factors searched after 1.0 and 0.5
+CANDIDATES = 3  # sync peaks whose payload is decoded
+
+
+@dataclass(frozen=True)
+class WatermarkResult:
+    detected: bool
+    generation_id_prefix: str | None  # 8 hex digits when the payload was read (its CRC is valid)
+    payload_valid: bool
+    score: float  # sync peak in standard deviations of the correlation surface
+    confidence: float  # 1 - an estimate of the chance that an unmarked video scores this well
+    scale: float  # the resize factor at which the mark was found
+    shift: tuple[int, int]  # (dy, dx) of the tile, modulo TILE: how the picture was cropped
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Which Fourier coefficient carries what, derived from the key."""
+
+    iy: np.ndarray  # row index in the rfft2 spectrum of each ring coefficient
+    ix: np.ndarray  # column index
+    sync_dof: np.ndarray  # degrees of freedom (2 * coefficient + part) of the sync pattern
+    data_dof: np.ndarray  # degrees of freedom carrying coded bits
+    signs: np.ndarray  # key-derived sign of every degree of freedom
+    bit_of: np.ndarray  # coded-bit index carried by each data degree of freedom
+    sync_spec: np.ndarray  # (TILE, TILE // 2 + 1) complex spectrum of the sync pattern
+    ring: np.ndarray  # (TILE, TILE // 2 + 1) bool
+
+
+def num_coded_bits() -> int:
+    return (ID_BITS + CRC_BITS + CONSTRAINT - 1) * len(GENERATORS)
+
+
+@functools.cache
+def _layout(key: str) -> _Layout:
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little"))
+    fy = np.fft.fftfreq(TILE)[:, None] * TILE
+    fx = np.fft.rfftfreq(TILE)[None, :] * TILE
+    radius = np.hypot(fy, fx)
+    ring = (radius >= RING[0]) & (radius <= RING[1])
+    ring[:, 0] &= fy[:, 0] > 0  # column 0 holds conjugate pairs: keep one of each
+    iy, ix = np.nonzero(ring)
+    n_dof = 2 * len(iy)
+    order = rng.permutation(n_dof)
+    signs = rng.choice([-1.0, 1.0], n_dof)
+    n_sync = int(n_dof * SYNC_SHARE)
+    sync_dof, data_dof = order[:n_sync], order[n_sync:]
+    bit_of = np.arange(len(data_dof)) % num_coded_bits()
+    layout = _Layout(iy, ix, sync_dof, data_dof, signs, bit_of, np.zeros(0), ring)
+    sync_spec = _spectrum(layout, signs[sync_dof], sync_dof)
+    return _Layout(iy, ix, sync_dof, data_dof, signs, bit_of, sync_spec, ring)
+
+
+def _spectrum(layout: _Layout, values: np.ndarray, dof: np.ndarray) -> np.ndarray:
+    """A tile spectrum with `values` on the given degrees of freedom (even = real part, odd = imaginary)."""
+    spec = np.zeros((TILE, TILE // 2 + 1), complex)
+    coef = dof // 2
+    np.add.at(spec, (layout.iy[coef], layout.ix[coef]), np.where(dof % 2 == 0, 1.0, 1j) * values)
+    return spec
+
+
+def watermark_key() -> str:
+    return os.environ.get("HANEUL_WATERMARK_KEY", DEFAULT_KEY)
+
+
+# --- payload: id + CRC, convolutional code -----------------------------------------------------------------
+
+
+def _crc(id_value: int) -> int:
+    return binascii.crc_hqx(b"haneul" + id_value.to_bytes(ID_BITS // 8, "big"), 0)
+
+
+def payload_bits(generation_id: str) -> np.ndarray:
+    """The 48 payload bits for a generation id: its first 8 hex digits, then the CRC."""
+    try:
+        id_value = int(generation_id[: ID_BITS // 4], 16)
+    except ValueError as e:
+        raise ValueError(f"generation id {generation_id!r} must start with {ID_BITS // 4} hex digits") from e
+    value = (id_value << CRC_BITS) | _crc(id_value)
+    n = ID_BITS + CRC_BITS
+    return np.array([(value >> (n - 1 - i)) & 1 for i in range(n)], np.uint8)
+
+
+def read_payload(bits: np.ndarray) -> str | None:
+    """The generation id prefix if the CRC matches, else None."""
+    value = int("".join(str(int(b)) for b in bits), 2)
+    id_value, crc = value >> CRC_BITS, value & ((1 << CRC_BITS) - 1)
+    return f"{id_value:0{ID_BITS // 4}x}" if _crc(id_value) == crc else None
+
+
+def _parity(x: np.ndarray | int) -> np.ndarray:
+    x = np.asarray(x)
+    out = np.zeros_like(x)
+    while np.any(x):
+        out ^= x & 1
+        x = x >> 1
+    return out
+
+
+def conv_encode(bits: np.ndarray) -> np.ndarray:
+    """Rate-1/3 convolutional code, terminated with CONSTRAINT - 1 zero bits."""
+    reg, out = 0, []
+    for u in list(bits) + [0] * (CONSTRAINT - 1):
+        reg = ((reg << 1) | int(u)) & ((1 << CONSTRAINT) - 1)
+        out += [int(_parity(reg & g)) for g in GENERATORS]
+    return np.array(out, np.uint8)
+
+
+@functools.cache
+def _trellis() -> tuple[np.ndarray, np.ndarray]:
+    """For each next state m and each of its 2 predecessors: the predecessor state and the code signs."""
+    n_states = 1 << (CONSTRAINT - 1)
+    m = np.arange(n_states)
+    preds = np.stack([(m >> 1) | (b << (CONSTRAINT - 2)) for b in (0, 1)], 1)  # (S, 2)
+    regs = ((preds << 1) | (m[:, None] & 1)) & ((1 << CONSTRAINT) - 1)
+    signs = np.stack([2.0 * _parity(regs & g) - 1 for g in GENERATORS], -1)  # (S, 2, n)
+    return preds, signs
+
+
+def viterbi(soft: np.ndarray) -> np.ndarray:
+    """Soft-decision Viterbi decoding; soft[i] > 0 means coded bit i is more likely 1."""
+    preds, signs = _trellis()
+    n_out = len(GENERATORS)
+    steps = len(soft) // n_out
+    metric = np.full(len(preds), -np.inf)
+    metric[0] = 0.0
+    back = np.zeros((steps, len(preds)), np.int64)
+    rows = np.arange(len(preds))
+    for t in range(steps):
+        cand = metric[preds] + signs @ soft[t * n_out : (t + 1) * n_out]  # (S, 2)
+        best = np.argmax(cand, 1)
+        back[t] = preds[rows, best]
+        metric = cand[rows, best]
+    state, bits = 0, []
+    for t in range(steps - 1, -1, -1):
+        bits.append(state & 1)
+        state = back[t, state]
+    return np.array(bits[::-1][: steps - (CONSTRAINT - 1)], np.uint8)
+
+
+# --- embedding ----------------------------------------------------------------------------------------------
+
+
+def tile_pattern(generation_id: str, key: str | None = None) -> np.ndarray:
+    """The (TILE, TILE) float pattern of RMS 1 for a generation id."""
+    layout = _layout(key or watermark_key())
+    coded = conv_encode(payload_bits(generation_id))
+    values = layout.signs[layout.data_dof] * (2.0 * coded[layout.bit_of] - 1)
+    data = np.fft.irfft2(_spectrum(layout, values, layout.data_dof), s=(TILE, TILE))
+    sync = np.fft.irfft2(layout.sync_spec, s=(TILE, TILE))
+    pattern = math.sqrt(SYNC_SHARE) * sync / sync.std() + math.sqrt(1 - SYNC_SHARE) * data / data.std()
+    return pattern / np.sqrt((pattern**2).mean())
+
+
+def embed(
+    frames: np.ndarray, generation_id: str, strength: float = STRENGTH, key: str | None = None
+) -> np.ndarray:
+    """Watermarked copy of frames (F, H, W, 3) or (H, W, 3) uint8: the same luma pattern added to R, G and B."""
+    height, width = frames.shape[-3:-1]
+    reps = (height // TILE + 1, width // TILE + 1)
+    delta = (np.tile(tile_pattern(generation_id, key), reps)[:height, :width] * strength).astype(np.float32)
+    out = frames.astype(np.float32) + delta[..., None]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def add_visible_mark(frames: np.ndarray, text: str = "haneul") -> np.ndarray:
+    """A small semi-transparent label in the bottom-right corner of every frame."""
+    frames = frames.copy()
+    height, width = frames.shape[-3:-1]
+    scale = max(0.25, min(width, height) / 400)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    org = (max(0, width - tw - 3), max(th, height - base - 2))
+    overlay = frames.reshape(-1, height, width, 3)
+    for frame in overlay:
+        marked = frame.copy()
+        cv2.putText(
+            marked, text, (org[0] + 1, org[1] + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA
+        )
+        cv2.putText(marked, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+        frame[:] = cv2.addWeighted(marked, 0.7, frame, 0.3, 0)
+    return frames
+
+
+# --- detection ----------------------------------------------------------------------------------------------
+
+
+def _residual(frames: np.ndarray) -> np.ndarray:
+    """Mean luma over time, high-passed and divided by its local energy."""
+    rgb = frames.reshape(-1, *frames.shape[-3:]).astype(np.float32)
+    luma = (rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114).mean(0)
+    r = luma - cv2.GaussianBlur(luma, (0, 0), HIGHPASS_SIGMA)
+    return r / (cv2.GaussianBlur(r * r, (0, 0), HIGHPASS_SIGMA) + VAR_FLOOR)
+
+
+def _fold(image: np.ndarray) -> np.ndarray:
+    """Average of all TILE x TILE blocks (the last ones partial), position by position."""
+    h, w = image.shape
+    ph, pw = -h % TILE, -w % TILE
+    padded = np.pad(image, ((0, ph), (0, pw)))
+    count = np.pad(np.ones_like(image), ((0, ph), (0, pw)))
+    shape = (padded.shape[0] // TILE, TILE, padded.shape[1] // TILE, TILE)
+    total = padded.reshape(shape).sum((0, 2))
+    n = count.reshape(shape).sum((0, 2))
+    return np.where(n > 0, total / np.maximum(n, 1), 0.0)
+
+
+def _sync_peaks(spectrum: np.ndarray, layout: _Layout, top: int) -> list[tuple[float, int, int]]:
+    corr = np.fft.irfft2(spectrum * np.conj(layout.sync_spec), s=(TILE, TILE))
+    z = (corr - corr.mean()) / (corr.std() + 1e-12)
+    flat = np.argsort(z.ravel())[::-1][:top]
+    return [(float(z.flat[i]), *divmod(int(i), TILE)) for i in flat]
+
+
+def _dof_values(aligned: np.ndarray, layout: _Layout, dof: np.ndarray) -> np.ndarray:
+    coef = aligned[layout.iy[dof // 2], layout.ix[dof // 2]]
+    return np.where(dof % 2 == 0, coef.real, coef.imag) * layout.signs[dof]
+
+
+def _decode(spectrum: np.ndarray, layout: _Layout, dy: int, dx: int) -> str | None:
+    fy = np.fft.fftfreq(TILE)[:, None] * TILE
+    fx = np.fft.rfftfreq(TILE)[None, :] * TILE
+    aligned = spectrum * np.exp(2j * np.pi * (fy * dy + fx * dx) / TILE)  # undo the shift
+    values = _dof_values(aligned, layout, layout.data_dof)
+    soft = np.bincount(layout.bit_of, weights=values, minlength=num_coded_bits())
+    return read_payload(viterbi(soft))
+
+
+def _confidence(score: float, payload_valid: bool, tests: int) -> float:
+    """1 - (estimated chance that an unmarked video does this well), Gaussian tail times the tests made."""
+    if payload_valid:
+        false_alarm = tests * CANDIDATES * 2.0**-CRC_BITS
+    else:
+        false_alarm = tests * TILE * TILE * 0.5 * math.erfc(score / math.sqrt(2))
+    return float(max(0.0, 1.0 - false_alarm))
+
+
+def detect(frames: np.ndarray, key: str | None = None) -> WatermarkResult:
+    """Look for the mark in frames (F, H, W, 3) or (H, W, 3) uint8, at any crop and resize factor."""
+    layout = _layout(key or watermark_key())
+    residual = _residual(frames)
+    if min(residual.shape) < 16:
+        return WatermarkResult(False, None, False, 0.0, 0.0, 1.0, (0, 0))
+    scales = [1.0, 0.5] + [s for s in SCALES if min(abs(s - 1.0), abs(s - 0.5)) > 0.005]
+    peaks = []  # (score, scale, dy, dx, spectrum)
+    for i, scale in enumerate(scales):
+        image = residual if scale == 1.0 else cv2.resize(residual, None, fx=1 / scale, fy=1 / scale)
+        spectrum = np.fft.rfft2(_fold(image))
+        spectrum = np.where(layout.ring, spectrum / (np.abs(spectrum) + 1e-9), 0)  # phase only
+        found = [(z, scale, dy, dx, spectrum) for z, dy, dx in _sync_peaks(spectrum, layout, CANDIDATES)]
+        peaks += found
+        if i < 2:  # the usual cases first (untouched, or half size): stop early when the payload reads
+            for z, _, dy, dx, spec in found:
+                prefix = _decode(spec, layout, dy, dx) if z >= Z_PAYLOAD else None
+                if prefix:
+                    return _result(True, prefix, z, scale, dy, dx, len(scales))
+    peaks.sort(key=lambda p: -p[0])
+    for z, scale, dy, dx, spec in peaks[:CANDIDATES]:
+        prefix = _decode(spec, layout, dy, dx) if z >= Z_PAYLOAD else None
+        if prefix:
+            return _result(True, prefix, z, scale, dy, dx, len(scales))
+    z, scale, dy, dx, _ = peaks[0]
+    return _result(z >= Z_SYNC, None, z, scale, dy, dx, len(scales))
+
+
+def _result(
+    detected: bool, prefix: str | None, z: float, scale: float, dy: int, dx: int, tests: int
+) -> WatermarkResult:
+    return WatermarkResult(
+        detected=bool(detected),
+        generation_id_prefix=prefix,
+        payload_valid=prefix is not None,
+        score=round(float(z), 2),
+        confidence=round(_confidence(z, prefix is not None, tests), 6) if detected else 0.0,
+        scale=round(float(scale), 3),
+        shift=(int(dy), int(dx)),
+    )
