@@ -175,6 +175,15 @@ def _separate_starts(scene: Scene, vw: float) -> None:
                 side = 1.0 if (d[0] > 0 or d[0] == 0 and room_right > vw / 2) else -1.0
                 dx = side * np.sqrt(max(need**2 - d[1] ** 2, 0.0)) - d[0]
                 tr.pos[:, 0] += dx
+    occ = scene.occluder
+    for i, tr in enumerate(scene.tracks):  # nothing starts hidden behind the occluder unless it is meant to
+        if occ is None or spec.objects[i].event not in FREE_EVENTS:
+            continue
+        r = scene.sizes[i] * 1.1
+        d = tr.pos[0, 0] - occ.x
+        if abs(d) < occ.half_w + r and abs(tr.pos[0, 1] - occ.y) < occ.half_h + r:
+            side = 1.0 if (d > 0 or d == 0 and occ.x < vw / 2) else -1.0
+            tr.pos[:, 0] += side * (occ.half_w + r + 0.02) - d
 
 
 def _related(spec: SceneSpec, i: int, j: int) -> bool:
