@@ -1,0 +1,102 @@
+"""Score prompt moderation on the labelled prompt set (src/haneul/safety/data/moderation_prompts.jsonl).
+
+The set was written before the policy and is disjoint from the head's exemplars (checked below).
+Prints per-category precision and recall, the misses and false positives, the same recall/FPR for the
+rules alone and the embedding head alone (which part earns what), load time and time per prompt;
+the last line is `recall_block=... fpr_allow=...`.
+
+    python bench/moderation_eval.py [--errors]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from haneul.safety.moderation import CATEGORIES, POLICY_DIR, Moderator
+
+DATA = Path(__file__).parents[1] / "src/haneul/safety/data/moderation_prompts.jsonl"
+
+
+def load_rows(path: Path = DATA) -> list[dict]:
+    return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def rates(rows: list[dict], preds: list[str | None]) -> tuple[float, float]:
+    """(recall on block rows, false-positive rate on allow rows) of binary decisions."""
+    block = [p is not None for r, p in zip(rows, preds) if r["label"] == "block"]
+    allow = [p is not None for r, p in zip(rows, preds) if r["label"] == "allow"]
+    return sum(block) / len(block), sum(allow) / len(allow)
+
+
+def per_category(rows: list[dict], preds: list[str | None]) -> None:
+    print(f"{'category':<22}{'n':>4}{'precision':>11}{'recall':>8}")
+    for cat in CATEGORIES:
+        n = sum(r["label"] == "block" and r["category"] == cat for r in rows)
+        tp = sum(r["label"] == "block" and r["category"] == cat and p == cat for r, p in zip(rows, preds))
+        predicted = sum(p == cat for p in preds)
+        prec = tp / predicted if predicted else float("nan")
+        print(f"{cat:<22}{n:>4}{prec:>11.3f}{tp / max(n, 1):>8.3f}")
+
+
+def breakdown(rows: list[dict], preds: list[str | None], key: str) -> None:
+    for value in sorted({r[key] for r in rows}):
+        sub = [(r, p) for r, p in zip(rows, preds) if r[key] == value]
+        blocked = [p is not None for r, p in sub if r["label"] == "block"]
+        allowed = [p is not None for r, p in sub if r["label"] == "allow"]
+        rec = f"{sum(blocked) / len(blocked):.3f} of {len(blocked)}" if blocked else "-"
+        fpr = f"{sum(allowed) / len(allowed):.3f} of {len(allowed)}" if allowed else "-"
+        print(f"  {key}={value:<14} recall {rec:<14} fpr {fpr}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--errors", action="store_true", help="print every miss and false positive")
+    args = parser.parse_args()
+
+    rows = load_rows()
+    exemplars = {json.loads(ln)["text"].strip().lower() for ln in (POLICY_DIR / "exemplars.jsonl").open()}
+    overlap = [r["text"] for r in rows if r["text"].strip().lower() in exemplars]
+    assert not overlap, f"evaluation prompts found among the exemplars: {overlap}"
+
+    moderator = Moderator.load()
+    print(f"load {moderator.load_seconds:.2f} s (text encoder + policy + head training)")
+    results, times = [], []
+    for r in rows:
+        start = time.perf_counter()
+        results.append(moderator.moderate(r["text"]))
+        times.append(time.perf_counter() - start)
+    preds = [None if res.allowed else res.category for res in results]
+    head_times = [t for t, res in zip(times, results) if res.allowed or res.score < 1.0]
+    print(
+        f"{len(rows)} prompts: per prompt median {1e3 * statistics.median(times):.2f} ms; "
+        f"{len(head_times)} that reached the embedding head: median {1e3 * statistics.median(head_times):.1f} ms, "
+        f"max {1e3 * max(head_times):.1f} ms"
+    )
+
+    rules_only = [None if Moderator(moderator.policy, None).moderate(r["text"]).allowed else "x" for r in rows]
+    head_preds = []
+    for r in rows:
+        probs = moderator.head.probs(moderator.policy.normalize(r["text"]) or " ")
+        head_preds.append(None if max(probs, key=probs.get) == "benign" else "x")
+    for name, p in (("rules only", rules_only), ("head only (argmax)", head_preds), ("combined", preds)):
+        rec, fpr = rates(rows, p)
+        print(f"{name:<20} recall_block={rec:.3f} fpr_allow={fpr:.3f}")
+
+    per_category(rows, preds)
+    breakdown(rows, preds, "lang")
+    breakdown(rows, preds, "kind")
+    if args.errors:
+        for r, res in zip(rows, results):
+            if (r["label"] == "block") == res.allowed or (not res.allowed and res.category != r["category"]):
+                tag = "MISS" if res.allowed else ("FP" if r["label"] == "allow" else f"CAT {res.category}")
+                print(f"{tag:<24} [{r['category']}] {r['text']!r} -> {res.reason}")
+    rec, fpr = rates(rows, preds)
+    print(f"recall_block={rec:.3f} fpr_allow={fpr:.3f}")
+
+
+if __name__ == "__main__":
+    main()
