@@ -50,7 +50,9 @@ class VAEConfig:
     decoder_blocks: int = 1  # residual blocks per decoder level
     mid_blocks: int = 1  # residual blocks at the latent resolution, in encoder and decoder each
     temporal_kernel: int = 3  # frames seen by the causal temporal convolutions (1 makes the VAE per-frame)
-    temporal_levels: int = 2  # how many of the lowest-resolution levels use temporal kernels; the others are 2D
+    temporal_levels: int = (
+        2  # how many of the lowest-resolution levels use temporal kernels; the others are 2D
+    )
     temporal_factor: int = 4  # time compression (1, 2 or 4): F = 1 + tf * k frames -> 1 + k latent frames
     spatial_factor: int = 8  # space compression (4, 8 or 16)
     shift_factor: float = 0.0  # latent normalisation: encode() returns (z - shift) * scale
