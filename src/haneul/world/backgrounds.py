@@ -78,60 +78,23 @@ def _ground_detail(
     if top >= h:
         return
     n = int(w * (h - top) / max(unit * unit, 1) * 120)
+    thick = max(1, round(unit / 200))  # strokes keep their look at high resolution
     if name == "grass":  # short blades, darker and lighter than the lawn
         for _ in range(n):
             x, y = rng.uniform(0, w), rng.uniform(top, h)
-            shade = np.array(colours[3]) * rng.uniform(0.7, 1.25)
-            cv2.line(
-                img,
-                (int(x), int(y)),
-                (int(x + rng.uniform(-2, 2)), int(y - unit * 0.025)),
-                shade.tolist(),
-                1,
-                cv2.LINE_AA,
-            )
-    elif name == "sea":  # light wave crests
-        for _ in range(n // 3):
-            x, y = rng.uniform(0, w), rng.uniform(top, h)
-            cv2.ellipse(
-                img,
-                (int(x), int(y)),
-                (int(unit * 0.04), int(unit * 0.01)),
-                0,
-                180,
-                360,
-                (150, 195, 225),
-                1,
-                cv2.LINE_AA,
-            )
-    elif name == "sand":  # ripples
-        for _ in range(n // 4):
-            x, y = rng.uniform(0, w), rng.uniform(top, h)
-            cv2.ellipse(
-                img,
-                (int(x), int(y)),
-                (int(unit * 0.06), int(unit * 0.012)),
-                0,
-                200,
-                340,
-                (196, 166, 110),
-                1,
-                cv2.LINE_AA,
-            )
-    elif name == "snow":  # soft blue hollows
-        for _ in range(n // 10):
-            x, y = rng.uniform(0, w), rng.uniform(top, h)
-            cv2.ellipse(
-                img,
-                (int(x), int(y)),
-                (int(unit * 0.07), int(unit * 0.015)),
-                0,
-                0,
-                360,
-                (210, 222, 238),
-                -1,
-                cv2.LINE_AA,
-            )
+            shade = (np.array(colours[3]) * rng.uniform(0.7, 1.25)).tolist()
+            tip = (int(x + rng.uniform(-2, 2) * thick), int(y - unit * 0.025))
+            cv2.line(img, (int(x), int(y)), tip, shade, thick, cv2.LINE_AA)
+    elif name in ("sea", "sand", "snow"):  # wave crests, ripples, soft hollows
+        count, axes, arc, colour, fill = {
+            "sea": (n // 3, (0.04, 0.01), (180, 360), (150, 195, 225), thick),
+            "sand": (n // 4, (0.06, 0.012), (200, 340), (196, 166, 110), thick),
+            "snow": (n // 10, (0.07, 0.015), (0, 360), (210, 222, 238), -1),
+        }[name]
+        size = (int(unit * axes[0]), int(unit * axes[1]))
+        for _ in range(count):
+            centre = (int(rng.uniform(0, w)), int(rng.uniform(top, h)))
+            cv2.ellipse(img, centre, size, 0, arc[0], arc[1], colour, fill, cv2.LINE_AA)
 
 
 def _night(ys: np.ndarray, w: int, unit: float, view_h: float, colours, rng) -> np.ndarray:
