@@ -18,6 +18,7 @@ No learned weights. Three steps per video:
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -51,8 +52,9 @@ class SceneLight:
 
     gains: np.ndarray  # (F, 3) RGB gain per frame
     background: str  # the backdrop that explains the video best
-    frame_backgrounds: list[str]  # best backdrop of each sampled frame
-    background_errors: dict[str, float]  # mean capped error of each backdrop at its best gain
+    consistent: list[list[str]]  # per sampled frame: backdrops that explain it about as well as the best
+    complete: dict[str, bool]  # backdrop -> all its parts (sky, ground) seen in some sampled frame
+    errors: dict[str, float]  # mean error of each backdrop at its best gain
 
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -65,19 +67,27 @@ def to_lab(rgb: np.ndarray) -> np.ndarray:
 # --- step 1: light and background ----------------------------------------------------------------------------
 
 
-def _backdrop_segments(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The backdrop's colour model as RGB segments (gradients run between consecutive main colours)."""
+def _backdrop_parts(name: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The backdrop's colour model: parts (sky, ground) made of RGB segments (gradients) in 0..1.
+
+    Backdrops with a horizon have a sky part (colours 0 -> 1) and a ground part (2 -> 3); the wall has
+    three flat colours (two brick shades and mortar); the others are one gradient or one flat colour.
+    """
     cols = [np.array(c, np.float32) / 255 for c in vocab.BACKGROUNDS[name].colours]
+    if name == "wall":
+        return [(np.stack(cols), np.stack(cols))]
     if len(cols) == 1:
-        return np.stack(cols), np.stack(cols)
-    pairs = [(cols[i], cols[i + 1]) for i in range(len(cols) - 1)]
-    if name == "wall":  # two brick shades and mortar: no gradient, every colour on its own
-        pairs = [(c, c) for c in cols]
-    starts, ends = zip(*pairs, strict=True)
-    return np.stack(starts), np.stack(ends)
+        return [(np.stack(cols), np.stack(cols))]
+    return [(cols[i][None], cols[i + 1][None]) for i in range(0, len(cols), 2)]
 
 
-SEGMENTS = {name: _backdrop_segments(name) for name in vocab.BACKGROUNDS}
+PARTS = {name: _backdrop_parts(name) for name in vocab.BACKGROUNDS}
+SEGMENTS = {  # every segment of a backdrop together: what decides "not an object colour" pixels
+    name: (np.concatenate([s for s, _ in parts]), np.concatenate([e for _, e in parts]))
+    for name, parts in PARTS.items()
+}
+COVER_DISTANCE = 0.08  # RGB distance (0..1) within which a pixel counts as showing a backdrop part
+MIN_COVER = 0.1  # every part of a backdrop (sky and ground) must show on this share of some frame
 
 
 def _segment_distances(pixels: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -98,33 +108,56 @@ def _sample_pixels(frame: np.ndarray, n: int = 16) -> np.ndarray:
     return frame[ys][:, xs].reshape(-1, 3).astype(np.float32) / 255
 
 
-def backdrop_errors(frame: np.ndarray) -> dict[str, tuple[float, int]]:
-    """For each backdrop: (mean capped error, index into LIGHT_PATH of its best gain) on this frame."""
+@dataclass
+class BackdropFit:
+    error: float  # mean capped RGB distance of the frame's pixels to the backdrop at its best gain
+    gain: int  # index into LIGHT_PATH
+    complete: bool  # every part (sky, ground) shows on at least MIN_COVER of the frame
+
+
+def backdrop_fits(frame: np.ndarray) -> dict[str, BackdropFit]:
+    """How well each backdrop, under each light on the world's light path, explains one frame."""
     pixels = _sample_pixels(frame)
-    gains = LIGHT_PATH.astype(np.float32)[:, None, :]  # (G, 1, 3)
+    gains = LIGHT_PATH.astype(np.float32)
     out = {}
-    for name, (starts, ends) in SEGMENTS.items():
-        # All gains at once: segments scaled by each gain, stacked on the segment axis.
-        s = (starts[None] * gains).reshape(-1, 3)
-        e = (ends[None] * gains).reshape(-1, 3)
-        d = _segment_distances(pixels, s, e).reshape(len(pixels), len(LIGHT_PATH), -1).min(-1)  # (N, G)
-        errs = np.minimum(d, BACKGROUND_CAP).mean(0)
+    for name, parts in PARTS.items():
+        # (N, G, P): distance of each pixel to each part under each gain, all gains at once.
+        per_part = []
+        for starts, ends in parts:
+            s = (starts[None] * gains[:, None]).reshape(-1, 3)
+            e = (ends[None] * gains[:, None]).reshape(-1, 3)
+            d = _segment_distances(pixels, s, e).reshape(len(pixels), len(gains), -1).min(-1)
+            per_part.append(d)
+        d = np.stack(per_part, -1)
+        errs = np.minimum(d.min(-1), BACKGROUND_CAP).mean(0)  # (G,)
         k = int(np.argmin(errs))
-        out[name] = (float(errs[k]), k)
+        nearest = d[:, k].argmin(-1)
+        covered = d[:, k].min(-1) < COVER_DISTANCE
+        cover = [float((covered & (nearest == p)).mean()) for p in range(len(parts))]
+        out[name] = BackdropFit(float(errs[k]), k, min(cover) >= MIN_COVER)
     return out
 
 
 def estimate_light(frames: np.ndarray, samples: int = 5) -> SceneLight:
-    """Backdrop and per-frame light gains from a few evenly spaced frames (gains interpolated between)."""
+    """Backdrop and per-frame light gains from a few evenly spaced frames (gains interpolated between).
+
+    The video's backdrop is the one with the least error among those seen whole in some frame (so a
+    plain sky is not taken for "grass" whose ground never shows). Per frame, every backdrop within a
+    small margin of the best is consistent with it: a frame of sky alone fits sky, grass, sea, sand, snow.
+    """
     n = len(frames)
     idx = np.unique(np.linspace(0, n - 1, min(samples, n)).round().astype(int))
-    per_frame = [backdrop_errors(frames[i]) for i in idx]
-    totals = {name: float(np.mean([p[name][0] for p in per_frame])) for name in SEGMENTS}
-    best = min(totals, key=lambda k: totals[k])
-    gains_at = np.stack([LIGHT_PATH[p[best][1]] for p in per_frame])  # (S, 3)
+    fits = [backdrop_fits(frames[i]) for i in idx]
+    complete = {name: any(f[name].complete for f in fits) for name in PARTS}
+    totals = {name: float(np.mean([f[name].error for f in fits])) for name in PARTS}
+    best = min(PARTS, key=lambda k: totals[k] + (0.0 if complete[k] else 1.0))
+    gains_at = np.stack([LIGHT_PATH[f[best].gain] for f in fits])  # (S, 3)
     gains = np.stack([np.interp(np.arange(n), idx, gains_at[:, c]) for c in range(3)], -1)
-    frame_best = [min(p, key=lambda k: p[k][0]) for p in per_frame]
-    return SceneLight(gains=gains, background=best, frame_backgrounds=frame_best, background_errors=totals)
+    consistent = []
+    for f in fits:
+        least = min(fit.error for fit in f.values())
+        consistent.append(sorted(name for name, fit in f.items() if fit.error <= 1.5 * least + 0.01))
+    return SceneLight(gains, best, consistent, complete, totals)
 
 
 # --- step 3: shape features and kinds --------------------------------------------------------------------------
@@ -158,6 +191,7 @@ class Shape:
     elongation: float  # long side / short side of the minimum-area rectangle
     hole: float  # hole area / outer area (rings)
     defect: float  # deepest convexity defect / sqrt(area) (stars, hearts, characters)
+    upright: float = 1.0  # height / width of the upright bounding box (characters stand, cars lie)
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, f) for f in FEATURES], dtype=np.float64)
@@ -196,6 +230,7 @@ def shape_features(mask: np.ndarray) -> Shape | None:
         elongation=max(rw, rh) / max(min(rw, rh), 1e-6),
         hole=holes / area,
         defect=defect,
+        upright=mask.shape[0] / mask.shape[1],
     )
 
 
@@ -204,12 +239,17 @@ def classify_shape(shape: Shape) -> str:
     if shape.hole > HOLE_RING:
         return "ring"
     v = shape.vector()
-    best, best_d = "unknown", math.inf
+    dist: dict[str, float] = {}
     for kind, proto in PROTOTYPES:
-        d = float(np.abs((v - np.array(proto)) * FEATURE_WEIGHTS).sum())
-        if d < best_d:
-            best, best_d = kind, d
-    return best
+        dist[kind] = min(
+            dist.get(kind, math.inf), float(np.abs((v - np.array(proto)) * FEATURE_WEIGHTS).sum())
+        )
+    first, second = sorted(dist, key=lambda k: dist[k])[:2]
+    # A small character loses its thin limbs and looks like a car in outline; a character stands and a
+    # car lies, which decides between the two when the outline does not.
+    if {first, second} == {"person", "car"} and dist[second] - dist[first] < 0.3:
+        return "person" if shape.upright > 1.0 else "car"
+    return first
 
 
 # --- step 2: colour segmentation ------------------------------------------------------------------------------
@@ -267,9 +307,14 @@ class ColourTable:
 
 
 def detect_frame(frame: np.ndarray, index: int, gain: np.ndarray, table: ColourTable) -> list[Detection]:
-    """Objects in one uint8 RGB frame: connected regions of one object colour, with their kinds."""
+    """Objects in one uint8 RGB frame: connected regions of one object colour, with their kinds.
+
+    Regions of one colour that nearly touch are one object split by something in front of it (a tree
+    trunk, another object); they become one detection marked partial, whose outline says nothing.
+    """
     labels = table.labels(frame, gain)
     h, w = labels.shape
+    margin = max(2, round(0.02 * min(h, w)))
     dets = []
     present = np.bincount(labels.ravel(), minlength=256)
     for k in np.nonzero(present[:255] >= MIN_AREA)[0]:
@@ -278,22 +323,55 @@ def detect_frame(frame: np.ndarray, index: int, gain: np.ndarray, table: ColourT
         # Blends at anti-aliased (and chroma-subsampled) edges can land near another object colour, in
         # bands one or two pixels wide; a real object has a core that survives a 3x3 erosion.
         core = np.bincount(comp[cv2.erode(mask, KERNEL) > 0], minlength=n)
-        for c in range(1, n):
-            x, y, bw, bh, area = (int(v) for v in stats[c])
-            if area < MIN_AREA or core[c] == 0:
-                continue
-            region = (comp[y : y + bh, x : x + bw] == c).astype(np.uint8)
-            shape = shape_features(np.pad(region, 1))
-            dets.append(
-                Detection(
-                    frame=index,
-                    x=float(cents[c][0]),
-                    y=float(cents[c][1]),
-                    box=(x, y, x + bw, y + bh),
-                    area=float(area),
-                    colour=table.colours[k],
-                    kind=classify_shape(shape) if shape is not None else "unknown",
-                    touches_edge=bool(x <= 0 or y <= 0 or x + bw >= w or y + bh >= h),
-                )
-            )
+        keep = [c for c in range(1, n) if stats[c, 4] >= MIN_AREA and core[c] > 0]
+        for group in _near_groups([stats[c, :4] for c in keep], margin):
+            ids = [keep[g] for g in group]
+            dets.append(_detection(index, table.colours[k], comp, stats, cents, ids, (w, h)))
     return dets
+
+
+def _near_groups(boxes: list[np.ndarray], margin: int) -> list[list[int]]:
+    """Indices of boxes (x, y, w, h) grouped when they come within `margin` pixels of each other."""
+    parent = list(range(len(boxes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, j in itertools.combinations(range(len(boxes)), 2):
+        (xi, yi, wi, hi), (xj, yj, wj, hj) = boxes[i], boxes[j]
+        if (
+            xi - margin <= xj + wj
+            and xj - margin <= xi + wi
+            and yi - margin <= yj + hj
+            and yj - margin <= yi + hi
+        ):
+            parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(boxes)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
+
+
+def _detection(index, colour, comp, stats, cents, ids, size) -> Detection:
+    w, h = size
+    areas = stats[ids, 4].astype(np.float64)
+    x0, y0 = stats[ids, 0].min(), stats[ids, 1].min()
+    x1, y1 = (stats[ids, 0] + stats[ids, 2]).max(), (stats[ids, 1] + stats[ids, 3]).max()
+    centre = (cents[ids] * areas[:, None]).sum(0) / areas.sum()
+    kind = "unknown"
+    if len(ids) == 1:
+        region = (comp[y0:y1, x0:x1] == ids[0]).astype(np.uint8)
+        shape = shape_features(np.pad(region, 1))
+        kind = classify_shape(shape) if shape is not None else "unknown"
+    return Detection(
+        frame=index,
+        x=float(centre[0]),
+        y=float(centre[1]),
+        box=(int(x0), int(y0), int(x1), int(y1)),
+        area=float(areas.sum()),
+        colour=colour,
+        kind=kind,
+        partial=bool(len(ids) > 1 or x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h),
+    )

@@ -67,30 +67,28 @@ def expect(prompt: str, seed: int, width: int, height: int, num_frames: int, fps
                 colour_shown=o.colour,
             )
         )
-    exp = Expectation(prompt, stated, clip.spec, clip.truth, objects, clip.frames)
-    exp.dimensions = applicable_dimensions(exp)
-    return exp
+    return Expectation(prompt, stated, clip.spec, clip.truth, objects, clip.frames, stated_dimensions(stated))
 
 
-def applicable_dimensions(exp: Expectation) -> list[str]:
-    """The dimensions this prompt can be scored on: only what it states (plus temporal consistency)."""
-    stated = [o for o in exp.objects if o.index < len(exp.stated.objects)]
+def stated_dimensions(stated: SceneSpec) -> list[str]:
+    """The dimensions a prompt can be scored on: only what it states (plus temporal consistency)."""
+    objs = stated.objects
     dims = []
-    if any(o.colour for o in stated):
+    if any(o.colour for o in objs):
         dims.append("colour")
-    if any(o.kind for o in stated):
+    if any(o.kind for o in objs):
         dims.append("kind")
-    if stated:
+    if objs:
         dims.append("count")
-    if exp.stated.relations:
+    if stated.relations:
         dims.append("relation")
-    if any(o.event in TRAVEL_EVENTS for o in stated):
+    if any(o.event in TRAVEL_EVENTS for o in objs):
         dims.append("direction")
-    if any(o.event == "bounce" for o in stated):
+    if any(o.event == "bounce" for o in objs):
         dims.append("gravity")
-    if any(o.event == "pass_behind" for o in stated):
+    if any(o.event == "pass_behind" for o in objs):
         dims.append("permanence")
     dims.append("temporal")
-    if exp.stated.background:
+    if stated.background:
         dims.append("background")
     return dims

@@ -38,7 +38,7 @@ class Chain:
 
     @property
     def kind(self) -> str:
-        whole = [d.kind for d in self.dets if not d.touches_edge and d.kind != "unknown"]
+        whole = [d.kind for d in self.dets if not d.partial and d.kind != "unknown"]
         return majority(whole or [d.kind for d in self.dets])
 
     @property

@@ -83,9 +83,10 @@ def kind_score(exp: Expectation, match: Match) -> float | None:
             scores.append(0.0)
             continue
         # Kinds are read from whole, unhidden outlines: cut by the border or the occluder they mislead.
-        whole = [d.kind for d in chain.dets if not d.touches_edge and o.visible[d.frame] > 0.95]
-        scores.append(_share(whole or [d.kind for d in chain.dets], o.kind))
-    return ramp(_mean(scores), 0.8, 0.3) if scores else None
+        whole = [d.kind for d in chain.dets if not d.partial and o.visible[d.frame] > 0.95]
+        scores.append(_share(whole, o.kind) if whole else None)  # never in full view: cannot tell
+    score = _mean(scores)
+    return None if score is None else ramp(score, 0.8, 0.3)
 
 
 def _share(labels: list[str], want: str) -> float:
@@ -250,7 +251,7 @@ def permanence_score(exp: Expectation, match: Match) -> float | None:
 def _hidden_run(visible: np.ndarray) -> tuple[int, int] | None:
     """First and last frame of the first stretch hidden between two stretches in view (behind the occluder,
     not outside the frame before entering or after leaving)."""
-    shown = np.nonzero(visible > 0.8)[0]
+    shown = np.nonzero(visible > 0.5)[0]
     if len(shown) == 0:
         return None
     for f in range(shown[0], shown[-1]):
@@ -272,24 +273,34 @@ def _permanence(o: ExpectedObject, chain: Chain, short: float) -> float | None:
     after = [d for d in dets if d.frame > end]
     if not before or not after:
         return 0.0
-    # Judge on whole views only: an object half behind the occluder or the border has a shifted centre.
-    full = np.median([d.area for d in before])
-    before = [d for d in before if d.area > 0.8 * full and not d.touches_edge] or before
-    after = [d for d in after if d.area > 0.8 * full and not d.touches_edge] or after
-    # Identity: what comes out has the kind that went in (colour is the chain's by construction).
-    kinds_before = [d.kind for d in before]
-    same_kind = ramp(
-        _share([d.kind for d in after], max(set(kinds_before), key=kinds_before.count)), 0.6, 0.2
-    )
-    # Path: where its motion before the occluder says it should be when it is first seen again.
-    xy = np.array([(d.x, d.y) for d in before])
-    fs = np.array([d.frame for d in before], dtype=np.float64)
-    k = max(0, len(xy) - 4)
-    velocity = (xy[-1] - xy[k]) / max(fs[-1] - fs[k], 1.0)
-    first = after[0]
-    predicted = xy[-1] + velocity * (first.frame - fs[-1])
-    error = math.hypot(first.x - predicted[0], first.y - predicted[1]) / short
-    return same_kind * ramp(error, 0.1, 0.35)
+    # Identity: what comes out whole has the kind that went in whole (colour is the chain's already).
+    whole_before = [d.kind for d in before if not d.partial and o.visible[d.frame] > 0.95]
+    whole_after = [d.kind for d in after if not d.partial and o.visible[d.frame] > 0.95]
+    same_kind = 1.0
+    if whole_before and whole_after:
+        went_in = max(set(whole_before), key=whole_before.count)
+        same_kind = ramp(_share(whole_after, went_in), 0.6, 0.2)
+    heading = o.path[min(end + 1, len(o.path) - 1)] - o.path[max(start - 1, 0)]
+    return same_kind * _continues_path(before, after, heading, short)
+
+
+def _continues_path(before: list, after: list, heading: np.ndarray, short: float) -> float:
+    """Whether the first sighting after the occluder continues the path seen before it.
+
+    Timing-free (a model may move faster or slower than the world): the object must come out on the
+    far side, near the line through where it went in along the world's heading. (Centres of half-hidden
+    views are biased, so the line's direction is the world's, not one fitted to those centres.)
+    """
+    start, entry, exit_ = before[0], before[-1], after[0]
+    travel = np.array([entry.x - start.x, entry.y - start.y])
+    step = np.array([exit_.x - entry.x, exit_.y - entry.y])
+    if np.hypot(*travel) < 0.05 * short:  # it was not moving: it should be where it was
+        return ramp(np.hypot(*step) / short, 0.08, 0.25)
+    unit = heading / max(np.hypot(*heading), 1e-9)
+    if float(step @ unit) <= 0:
+        return 0.0  # came back out on the side it went in
+    off_line = abs(float(step[0] * unit[1] - step[1] * unit[0])) / short
+    return ramp(off_line, 0.08, 0.25)
 
 
 # --- time -----------------------------------------------------------------------------------------------------------
@@ -343,7 +354,11 @@ def _identity(o: ExpectedObject, chain: Chain | None, short: float) -> float | N
 
 
 def background_score(exp: Expectation, light: SceneLight) -> float | None:
+    """Share of sampled frames the stated backdrop explains about as well as any; 0 if part of it (the
+    ground of "grass", say) never shows at all."""
     want = exp.stated.background
     if want is None:
         return None
-    return ramp(_share(light.frame_backgrounds, want), 0.8, 0.3)
+    if not light.complete[want]:
+        return 0.0
+    return ramp(_share([want if want in c else "" for c in light.consistent], want), 0.8, 0.3)

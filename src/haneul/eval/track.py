@@ -24,7 +24,7 @@ class Detection:
     area: float  # pixels
     colour: str  # nearest vocabulary colour
     kind: str  # shape class from contour features ("unknown" when nothing fits)
-    touches_edge: bool = False  # cut by the frame border: shape features are unreliable
+    partial: bool = False  # cut by the frame border or split by something in front: kind unreliable
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Track:
     @property
     def kind(self) -> str:
         # Shapes cut by the frame border say little about the kind; vote with whole ones when there are any.
-        whole = [d.kind for d in self.dets if not d.touches_edge and d.kind != "unknown"]
+        whole = [d.kind for d in self.dets if not d.partial and d.kind != "unknown"]
         return majority(whole or [d.kind for d in self.dets])
 
     def predict(self, frame: int) -> tuple[float, float]:
