@@ -138,3 +138,17 @@ def test_complete_spec_keeps_what_was_said_and_fills_the_rest():
         colours = [o.colour for o in full.objects]
         assert len(set(colours)) == len(colours)
         assert not any(vocab.clashes(c, full.background, full.occluder) for c in colours)
+
+
+def test_counts_positions_and_groups():
+    spec = parse_prompt("공 두 개가 굴러간다")
+    assert [(o.kind, o.event) for o in spec.objects] == [("ball", "roll")] * 2
+    assert len(parse_prompt("빨간 공 세 개와 파란 상자가 있다").objects) == 4
+    spec = parse_prompt("a ball on the left and a box on the right")
+    assert [o.position for o in spec.objects] == ["left", "right"]
+    spec = parse_prompt("a red ball and a blue box move left")
+    assert all(o.event == "move" and o.direction == "left" for o in spec.objects)
+    spec = parse_prompt("three red balls collide")
+    assert [o.target for o in spec.objects] == [1, 0, None]  # the third one gets a partner in complete_spec
+    full = complete_spec(spec, np.random.default_rng(0))
+    assert len(full.objects) == 4 and all(o.event == "collide" for o in full.objects)

@@ -140,6 +140,17 @@ class _Parser:
         self.pending_relation: tuple[int, str] | None = None
         self.object_particle: dict[int, str] = {}
         self.expect_occluder = False
+        self.last_category = ""
+        self.last_group: list[int] = []  # the objects the last kind word named
+
+    def repeat_last(self, count: int) -> None:
+        """Make the last named object `count` objects (Korean puts the count after the noun)."""
+        last = self.spec.objects[-1]
+        if len(self.spec.objects) + count - 1 > vocab.MAX_OBJECTS:
+            raise InputError(f"too many objects; the world shows 1 to {vocab.MAX_OBJECTS}")
+        for _ in range(count - 1):
+            self.spec.objects.append(ObjectSpec(kind=last.kind, colour=last.colour, size=last.size))
+            self.fresh.append(len(self.spec.objects) - 1)
 
     @property
     def current(self) -> list[int]:
@@ -152,7 +163,12 @@ class _Parser:
         new = []
         for _ in range(count):
             self.spec.objects.append(
-                ObjectSpec(kind=kind, colour=self.pending.get("colour"), size=self.pending.get("size"))
+                ObjectSpec(
+                    kind=kind,
+                    colour=self.pending.get("colour"),
+                    size=self.pending.get("size"),
+                    position=self.pending.get("position"),
+                )
             )
             new.append(len(self.spec.objects) - 1)
             self.object_particle[new[-1]] = particle
@@ -170,6 +186,7 @@ class _Parser:
             self.wants_target = []
             if self.spec.objects[new[0]].event == "collide":
                 return  # its role is set; the next event belongs to the objects named after it
+        self.last_group = new
         self.fresh += new
 
     def set_event(self, event: str) -> None:
@@ -189,9 +206,8 @@ class _Parser:
         elif event == "collide" and len(subjects) > 1:
             for k, i in enumerate(subjects):
                 self.spec.objects[i].event = "collide"
-                self.spec.objects[i].target = (
-                    subjects[k - 1] if k % 2 else subjects[min(k + 1, len(subjects) - 1)]
-                )
+                pair = k + 1 if k % 2 == 0 else k - 1  # (0, 1), (2, 3); an odd one out waits for a partner
+                self.spec.objects[i].target = subjects[pair] if pair < len(subjects) else None
         else:
             for i in subjects:
                 self.spec.objects[i].event = event
@@ -231,7 +247,7 @@ def parse_prompt(text: str) -> SceneSpec:
         if m is None and p.expect_occluder:
             m = _match(tokens, i, False)
         if m is None:
-            if tokens[i] not in EN_STOPWORDS and tokens[i] not in KO_STOPWORDS:
+            if not _is_stopword(tokens[i]):
                 unknown.append(tokens[i])
             i += 1
             continue
@@ -240,6 +256,7 @@ def parse_prompt(text: str) -> SceneSpec:
             _apply(p, entry, particle, tokens, i + n)
         except InputError as e:  # report unknown words first: they are the likelier cause
             error = error or e
+        p.last_category = entry.category
         i += n
     if unknown:
         raise InputError(
@@ -251,6 +268,13 @@ def parse_prompt(text: str) -> SceneSpec:
         raise error
     _finish(p.spec)
     return p.spec.validate()
+
+
+def _is_stopword(token: str) -> bool:
+    """English filler, Korean filler, or the Korean counter 개 with a particle ("개가", "개와")."""
+    if token in EN_STOPWORDS or token in KO_STOPWORDS:
+        return True
+    return token.startswith("개") and token[1:] in KO_PARTICLES
 
 
 def _korean_occluder(tokens: list[str], i: int) -> tuple[int, str | None]:
@@ -281,6 +305,8 @@ def _apply(p: _Parser, e: _Entry, particle: str, tokens: list[str], after: int) 
         return  # adjectives of the occluder ("behind a big gray wall")
     if c == "kind":
         p.add_objects(v, particle)
+    elif c == "count" and e.korean and p.last_category == "kind" and not p.pending:
+        p.repeat_last(int(v))  # "공 두 개가": the count comes after the noun
     elif c in ("colour", "size", "count"):
         p.pending[c] = v
     elif c == "occluder":
@@ -295,12 +321,15 @@ def _apply(p: _Parser, e: _Entry, particle: str, tokens: list[str], after: int) 
         if e.korean and v in ("left", "right") and p.spec.objects and _next_is_object(tokens, after):
             # "공 왼쪽에 상자": the box is left of the ball; stored old -> new here and flipped in _finish.
             p.pending_relation = (len(p.spec.objects) - 1, "ko_" + str(v))
-        elif not p.set_on_current("position", v):
+        elif p.last_group:  # "a ball on the left and a box on the right": the object just named
+            for i in p.last_group:
+                p.spec.objects[i].position = v
+        else:
             p.pending["position"] = v
     elif c == "relation":
         if not p.current:
             raise InputError(f"{e.words[0]!r} needs an object on each side", param="prompt")
-        p.pending_relation = (p.current[0], v)
+        p.pending_relation = ((p.last_group or p.current)[0], v)
     elif c == "background":
         p.spec.background = v
     elif c == "camera":

@@ -98,9 +98,9 @@ class SceneSpec:
                 raise InputError(f"object {i} targets object {o.target}; there are {n} objects")
             if o.colour is not None and vocab.clashes(o.colour, self.background, self.occluder):
                 allowed = ", ".join(vocab.allowed_colours(self.background, self.occluder))
-                where = f"the {self.background} background" + (
-                    f" and the {self.occluder}" if self.occluder else ""
-                )
+                places = [f"the {self.background} background"] if self.background else []
+                places += [f"the {self.occluder}"] if self.occluder else []
+                where = " and ".join(places)
                 raise InputError(
                     f"a {o.colour} object would not stand out on {where}; choose one of: {allowed}"
                 )
