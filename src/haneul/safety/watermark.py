@@ -63,7 +63,7 @@ class WatermarkResult:
     score: float  # sync peak in standard deviations of the correlation surface
     confidence: float  # 1 - an estimate of the chance that an unmarked video scores this well
     scale: float  # the resize factor at which the mark was found
-    shift: tuple[int, int]  # (dy, dx) of the tile, modulo TILE: how the picture was cropped
+    shift: tuple[int, int]  # (dy, dx) of the tile origin, modulo TILE: a crop of (y, x) pixels gives (-y, -x)
 
     def to_dict(self) -> dict:
         return asdict(self)

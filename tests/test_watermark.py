@@ -1,0 +1,141 @@
+"""The invisible watermark: payload round trip, the three attacks, no false alarms, PSNR, the code."""
+
+import cv2
+import numpy as np
+import pytest
+
+from haneul.safety import watermark
+from haneul.video_io import read_video, write_video
+
+GID = "3f9a6c01d2e84b7f9a0c5e6d7b8a9c0d"
+
+
+def scene(width: int, height: int, frames: int, seed: int) -> np.ndarray:
+    """A world-like clip: a vertical gradient sky, a ground band, a textured wall patch and moving shapes."""
+    rng = np.random.default_rng(seed)
+    top, bottom = rng.integers(40, 230, 3), rng.integers(40, 230, 3)
+    t = np.linspace(0, 1, height)[:, None, None]
+    base = np.broadcast_to(top * (1 - t) + bottom * t, (height, width, 3)).copy()
+    base[int(height * 0.6) :] = rng.integers(30, 200, 3)
+    x0, y0 = rng.integers(0, width // 2), rng.integers(0, height // 2)
+    bricks = (np.indices((height // 3, width // 3)).sum(0) // 6 % 2)[..., None] * 40
+    base[y0 : y0 + height // 3, x0 : x0 + width // 3] = (110 + bricks)[: height - y0, : width - x0]
+    out = []
+    centre, velocity = rng.uniform(20, [width - 20, height - 20]), rng.uniform(-3, 3, 2)
+    colour = rng.integers(0, 256, 3).tolist()
+    for k in range(frames):
+        frame = np.ascontiguousarray(base.astype(np.uint8))
+        cx, cy = (centre + velocity * k).astype(int)
+        cv2.circle(frame, (int(cx), int(cy)), 12, colour, -1, cv2.LINE_AA)
+        out.append(frame)
+    return np.stack(out)
+
+
+def encode(tmp_path, frames: np.ndarray, crf: int, name: str = "v.mp4") -> np.ndarray:
+    write_video(tmp_path / name, frames, fps=8, crf=crf)
+    return read_video(tmp_path / name)[0]
+
+
+SIZES = [(128, 128, 17), (160, 96, 9), (96, 160, 33)]
+
+
+@pytest.mark.parametrize("width,height,frames", SIZES)
+def test_round_trip_reads_the_generation_id(tmp_path, width, height, frames):
+    clip = scene(width, height, frames, seed=width)
+    stored = encode(tmp_path, watermark.embed(clip, GID), crf=18)
+    result = watermark.detect(stored)
+    assert result.detected and result.payload_valid
+    assert result.generation_id_prefix == GID[:8]
+    assert result.scale == 1.0 and result.shift == (0, 0)
+
+
+def reencode_crf28(tmp_path, v):
+    return encode(tmp_path, v, crf=28, name="attack.mp4")
+
+
+def resize_half(tmp_path, v):
+    h, w = v.shape[1:3]
+    return encode(
+        tmp_path,
+        np.stack([cv2.resize(f, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for f in v]),
+        23,
+        "a.mp4",
+    )
+
+
+def crop_10(tmp_path, v):
+    h, w = v.shape[1:3]
+    ch, cw = int(h * 0.9) // 2 * 2, int(w * 0.9) // 2 * 2
+    return encode(tmp_path, v[:, 7 : 7 + ch, 3 : 3 + cw], 23, "a.mp4")
+
+
+@pytest.mark.parametrize("attack", [reencode_crf28, resize_half, crop_10])
+@pytest.mark.parametrize("width,height,frames", SIZES)
+def test_survives_attacks(tmp_path, attack, width, height, frames):
+    clip = scene(width, height, frames, seed=width + 1)
+    stored = encode(tmp_path, watermark.embed(clip, GID), crf=18)
+    result = watermark.detect(attack(tmp_path, stored))
+    assert result.detected, result
+    assert result.generation_id_prefix == GID[:8], result
+    if attack is resize_half:
+        assert abs(result.scale - 0.5) < 0.02
+    if attack is crop_10:  # the crop offset shows up as the tile shift
+        assert result.shift == (-7 % watermark.TILE, -3 % watermark.TILE)
+
+
+def test_unmarked_videos_are_not_detected(tmp_path):
+    scores = []
+    for seed in range(8):
+        width, height, frames = SIZES[seed % 3]
+        result = watermark.detect(encode(tmp_path, scene(width, height, frames, seed=100 + seed), crf=18))
+        assert not result.detected and result.generation_id_prefix is None
+        scores.append(result.score)
+    assert max(scores) < watermark.Z_SYNC
+
+
+def test_a_different_key_does_not_see_the_mark(tmp_path):
+    stored = encode(tmp_path, watermark.embed(scene(128, 128, 17, 5), GID), crf=18)
+    assert not watermark.detect(stored, key="someone-else").detected
+
+
+def test_psnr_is_at_least_38_db():
+    for seed, (width, height, frames) in enumerate(SIZES):
+        clip = scene(width, height, frames, seed)
+        assert watermark.psnr(watermark.embed(clip, GID), clip) >= 38.0
+
+
+def test_single_frame_image():
+    image = scene(128, 128, 1, seed=9)[0]
+    marked = watermark.embed(image, GID)
+    assert marked.shape == image.shape
+    assert watermark.detect(marked).generation_id_prefix == GID[:8]
+
+
+def test_convolutional_code_corrects_errors():
+    rng = np.random.default_rng(0)
+    bits = watermark.payload_bits(GID)
+    coded = watermark.conv_encode(bits)
+    assert len(coded) == watermark.num_coded_bits()
+    soft = 2.0 * coded - 1 + rng.normal(0, 0.6, len(coded))
+    soft[rng.choice(len(coded), 12, replace=False)] *= -1  # 12 hard errors on top of noise
+    assert (watermark.viterbi(soft) == bits).all()
+
+
+def test_crc_rejects_random_payloads():
+    rng = np.random.default_rng(1)
+    assert watermark.read_payload(watermark.payload_bits(GID)) == GID[:8]
+    hits = sum(watermark.read_payload(rng.integers(0, 2, 48)) is not None for _ in range(2000))
+    assert hits <= 2  # expected 2000 / 65536
+
+
+def test_generation_id_must_be_hex():
+    with pytest.raises(ValueError, match="hex"):
+        watermark.payload_bits("not-hex-at-all")
+
+
+def test_visible_mark_touches_only_the_corner():
+    clip = np.full((3, 128, 128, 3), 128, np.uint8)
+    marked = watermark.add_visible_mark(clip)
+    changed = np.argwhere((marked != clip).any(-1))
+    assert len(changed) > 20
+    assert changed[:, 1].min() > 100 and changed[:, 2].min() > 64
