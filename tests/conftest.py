@@ -22,3 +22,13 @@ def tiny_model_dir(tmp_path_factory, tiny_pipe):
     folder = tmp_path_factory.mktemp("tiny-model")
     tiny_pipe.save_pretrained(folder, dtype="fp32")
     return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signing_keys_dir(tmp_path_factory):
+    """Every output is C2PA-signed: keep the test session's signing keys out of ~/.config/haneul/keys."""
+    import os
+
+    if "HANEUL_KEYS_DIR" not in os.environ:
+        os.environ["HANEUL_KEYS_DIR"] = str(tmp_path_factory.mktemp("haneul-keys"))
+    yield
