@@ -16,7 +16,7 @@ def test_detailed_caption_states_the_true_colours_kinds_and_left_right_order():
             assert o.colour in text and (o.kind if o.kind != "person" else "character") in text, text
         objects = clip.truth["frames"][0]["objects"]
         if len(objects) > 1:
-            order = re.search(r"From left to right at the start: (.*?)\.", text).group(1).split(", ")
+            order = re.search(r"From left to right: (.*?)\.", text).group(1).split(", ")
             xs = [objects[i]["centre"][0] for i in range(len(objects))]
             by_x = sorted(range(len(xs)), key=lambda i: xs[i])
             for name, i in zip(order, by_x, strict=True):
@@ -38,10 +38,11 @@ def test_relation_prompt_is_rendered_and_captioned_the_right_way_round():
 def test_event_wording_follows_the_truth():
     clip = render_clip("a yellow ball bounces on the sand", 128, 128, 24, 8.0, seed=1)
     bounces = [m["time"] for m in clip.truth["moments"] if m["what"] == "bounce"]
-    assert "bounces on the ground" in clip.caption and f"{bounces[0]:.1f} s" in clip.caption
+    assert "falls and bounces, lower each time, hitting the ground at " in clip.caption
+    assert f"{bounces[0]:.1f}" in clip.caption
     clip = render_clip("a pink star passes behind a wall", 160, 96, 24, 8.0, seed=2)
     hidden = [f["time"] for f in clip.truth["frames"] if f["objects"][0]["visible"] < 0.05]
-    assert f"fully hidden from {hidden[0]:.1f} s to {hidden[-1]:.1f} s" in clip.caption
+    assert f"(hidden from {hidden[0]:.1f} to {hidden[-1]:.1f} s) and comes out" in clip.caption
     clip = render_clip(
         "a blue car moves right quickly and the camera zooms in at dusk", 128, 96, 16, 8.0, seed=3
     )
@@ -76,7 +77,7 @@ def test_caption_from_a_bare_spec_states_only_the_spec():
     )
     text = detailed_caption(spec)
     assert text.startswith("One object on a stone brick wall, in daylight.")
-    assert "A small green ring starts at the left and spins clockwise in place quickly." in text
+    assert "A small green ring at the left spins clockwise quickly." in text
     assert np.char.count(text, " s,").sum() == 0  # no times without a simulation
 
 
@@ -90,4 +91,4 @@ def test_stated_start_positions_match_the_first_frame():
             x, y = (v / 96 for v in t["centre"])
             assert o.position == position_label(x, y, 160 / 96, 1.0), (clip.caption, t)
             if o.event != "enter":
-                assert f"{object_name(o)} starts at the {POSITION_NAMES[o.position]}" in clip.caption
+                assert f"{object_name(o)} at the {POSITION_NAMES[o.position]} " in clip.caption

@@ -43,19 +43,19 @@ DIRECTION_NAMES = {
 BACKGROUND_NAMES = {
     "white": "a plain white background",
     "black": "a plain black background",
-    "sky": "a clear blue sky with a few clouds",
+    "sky": "a blue sky with clouds",
     "grass": "green grass under a blue sky",
     "sea": "the sea under a blue sky",
-    "night": "a dark night sky full of stars",
+    "night": "a starry night sky",
     "sand": "sand under a blue sky",
-    "snow": "a snowy field under a pale sky",
+    "snow": "snow under a pale sky",
     "wall": "a stone brick wall",
 }
 LIGHT_NAMES = {
     "day": "in daylight",
-    "dusk": "in the warm orange light of dusk",
-    "night": "in dim blue night light",
-    "day_to_night": "while the light changes from day to dusk to night",
+    "dusk": "in orange dusk light",
+    "night": "in night light",
+    "day_to_night": "as day turns to dusk and night",
 }
 CAMERA_NAMES = {
     "static": "The camera is static.",
@@ -66,16 +66,12 @@ CAMERA_NAMES = {
     "zoom_in": "The camera zooms in.",
     "zoom_out": "The camera zooms out.",
 }
-SPEED_NAMES = {"slow": "slowly", "medium": "at a medium speed", "fast": "quickly"}
+SPEED_NAMES = {"slow": "slowly", "medium": "at medium speed", "fast": "quickly"}
 OCCLUDER_NAMES = {"wall": "a wall", "tree": "a tree", "box": "a wooden box"}
 
 
 def object_name(o: ObjectSpec, with_size: bool = True) -> str:
-    size = (
-        {"small": "small ", "medium": "medium-sized ", "large": "large "}[o.size]
-        if with_size and o.size
-        else ""
-    )
+    size = f"{o.size} " if with_size and o.size else ""
     colour = f"{o.colour} " if o.colour else ""
     return f"{size}{colour}{KIND_NAMES.get(o.kind, o.kind or 'object')}"
 
@@ -141,10 +137,10 @@ def _unique_names(spec: SceneSpec) -> list[str]:
 
 
 def _object_sentence(spec: SceneSpec, scene: Scene | None, i: int, names: list[str]) -> str:
+    """One sentence per object: '<A size colour kind> at the <start position> <does what>[, when].'"""
     o = spec.objects[i]
-    name = names[i]
-    start = f" starts at the {POSITION_NAMES[o.position]}" if o.position else ""
-    head = f"{_article(object_name(o)).capitalize()}{start}"
+    at = f" at the {POSITION_NAMES[o.position]}" if o.position else ""
+    head = f"{_article(object_name(o)).capitalize()}{at}"
     speed = f" {SPEED_NAMES[o.speed]}" if o.speed else ""
     direction = f" {DIRECTION_NAMES[o.direction]}" if o.direction else ""
     target = f"the {names[o.target]}" if o.target is not None else "another object"
@@ -152,53 +148,45 @@ def _object_sentence(spec: SceneSpec, scene: Scene | None, i: int, names: list[s
     if e is None:
         text = f"{head}."
     elif e == "still":
-        text = f"{head} and stays still."
+        text = f"{head} stays still."
     elif e == "move":
-        text = f"{head} and moves{direction}{speed}."
+        text = f"{head} moves{direction}{speed}."
     elif e == "bounce":
-        text = f"{head}, falls{' drifting' + direction if direction else ''} and bounces on the ground, each bounce lower than the last"
-        text += _bounce_times(scene, i) + "."
+        drift = f", drifting{direction}," if direction else ""
+        text = f"{head} falls{drift} and bounces, lower each time{_bounce_times(scene, i)}."
     elif e == "roll" and o.kind == "car":
-        text = f"{head} and drives{direction} along the ground{speed} on its wheels."
+        text = f"{head} drives{direction} along the ground{speed}."
     elif e == "roll":
         turn = "clockwise" if o.direction == "right" else "counterclockwise"
-        text = f"{head} and rolls{direction} along the ground{speed}, turning {turn}."
+        text = f"{head} rolls{direction} along the ground{speed}, turning {turn}."
     elif e == "rotate":
-        text = f"{head} and spins clockwise in place{speed}."
-    elif e == "grow":
-        text = f"{head} and grows{speed}, ending larger than it began."
-    elif e == "shrink":
-        text = f"{head} and shrinks{speed}, ending smaller than it began."
+        text = f"{head} spins clockwise{speed}."
+    elif e in ("grow", "shrink"):
+        text = f"{head} {e}s{speed}."
     elif e == "collide":
-        text = (
-            f"{head}, moves{direction}{speed} and collides with {target}" + _collision_after(scene, i) + "."
-        )
+        text = f"{head} moves{direction}{speed} and hits {target}{_collision_after(scene, i)}."
     elif e == "pass_behind":
         occluder = OCCLUDER_NAMES[spec.occluder] if spec.occluder else "an occluder"
-        text = (
-            f"{head}, moves{direction}{speed} and passes behind {occluder}"
-            + _hidden_times(scene, i)
-            + ", coming out on the other side."
-        )
+        text = f"{head} moves{direction}{speed}, passes behind {occluder}{_hidden_times(scene, i)} and comes out."
     elif e == "follow":
-        text = f"{head} and follows {target}{speed}, staying a short distance behind it."
+        text = f"{head} follows {target}{speed}."
     elif e == "enter":
-        text = (
-            f"{head} outside the frame and enters it{direction}{speed}"
-            + _edge_time(scene, i, entering=True)
-            + "."
-        )
+        side = {"right": "left", "left": "right", "down": "top", "up": "bottom"}.get(o.direction, "")
+        edge = f" from the {side} edge" if side else ""
+        text = f"{_article(object_name(o)).capitalize()} enters{edge}, moving{direction}{speed}{_edge_time(scene, i, True)}."
     else:  # exit
-        text = (
-            f"{head} and moves{direction}{speed}, leaving the frame"
-            + _edge_time(scene, i, entering=False)
-            + "."
-        )
-    return text + _leaves_sentence(scene, i, name)
+        text = f"{head} moves{direction}{speed} and leaves the frame{_edge_time(scene, i, False)}."
+    return text + _leaves_sentence(scene, i)
 
 
 def _seconds(t: float) -> str:
     return f"{t:.1f} s"
+
+
+def _times(times: list[float]) -> str:
+    """'0.4, 1.1 and 1.5 s'."""
+    parts = [f"{t:.1f}" for t in times]
+    return (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]) + " s"
 
 
 def _bounce_times(scene: Scene | None, i: int) -> str:
@@ -207,8 +195,7 @@ def _bounce_times(scene: Scene | None, i: int) -> str:
     times = [t for t, j, what in scene.moments if j == i and what == "bounce"]
     if not times:
         return ", still falling at the end"
-    shown = ", ".join(_seconds(t) for t in times[:4]) + (" and later" if len(times) > 4 else "")
-    return f"; it hits the ground at {shown}"
+    return f", hitting the ground at {_times(times[:4])}" + (" and later" if len(times) > 4 else "")
 
 
 def _collision_after(scene: Scene | None, i: int) -> str:
@@ -221,12 +208,12 @@ def _collision_after(scene: Scene | None, i: int) -> str:
     vx = scene.tracks[i].vel[k, 0]
     before = scene.tracks[i].vel[0, 0]
     if abs(vx) < 0.02:
-        after = "and stops"
+        after = "stops"
     elif np.sign(vx) != np.sign(before):
-        after = f"and bounces back {DIRECTION_NAMES['left' if vx < 0 else 'right']}"
+        after = f"bounces back {DIRECTION_NAMES['left' if vx < 0 else 'right']}"
     else:
-        after = f"and keeps going {DIRECTION_NAMES['left' if vx < 0 else 'right']} more {'slowly' if abs(vx) < abs(before) else 'quickly'}"
-    return f" at {_seconds(t_c)} {after}"
+        after = f"goes on {'more slowly' if abs(vx) < abs(before) else 'faster'}"
+    return f" at {_seconds(t_c)} and {after}"
 
 
 def _visible(scene: Scene, i: int) -> np.ndarray:
@@ -238,8 +225,8 @@ def _hidden_times(scene: Scene | None, i: int) -> str:
         return ""
     hidden = np.flatnonzero(_visible(scene, i) < 0.05)
     if len(hidden) == 0:
-        return ", partly hidden as it crosses"
-    return f", fully hidden from {_seconds(scene.times[hidden[0]])} to {_seconds(scene.times[hidden[-1]])}"
+        return " (partly hidden)"
+    return f" (hidden from {scene.times[hidden[0]]:.1f} to {_seconds(scene.times[hidden[-1]])})"
 
 
 def _edge_time(scene: Scene | None, i: int, entering: bool) -> str:
@@ -249,7 +236,7 @@ def _edge_time(scene: Scene | None, i: int, entering: bool) -> str:
     if entering:
         full = np.flatnonzero(vis > 0.95)
         return (
-            f", fully in view from {_seconds(scene.times[full[0]])}"
+            f", fully in view at {_seconds(scene.times[full[0]])}"
             if len(full)
             else ", still partly outside at the end"
         )
@@ -257,7 +244,7 @@ def _edge_time(scene: Scene | None, i: int, entering: bool) -> str:
     return f" at {_seconds(scene.times[gone[0]])}" if len(gone) else ", still partly in view at the end"
 
 
-def _leaves_sentence(scene: Scene | None, i: int, name: str) -> str:
+def _leaves_sentence(scene: Scene | None, i: int) -> str:
     """For events other than exit: say if the object leaves the frame (not just hides behind the occluder)."""
     if scene is None or scene.truth is None or scene.spec.objects[i].event in ("exit", "enter"):
         return ""
@@ -267,7 +254,7 @@ def _leaves_sentence(scene: Scene | None, i: int, name: str) -> str:
         x0, y0, x1, y1 = f["objects"][i]["box"]
         if x1 < 0 or y1 < 0 or x0 > w or y0 > h:
             side = "left" if x1 < 0 else "right" if x0 > w else "top" if y1 < 0 else "bottom"
-            return f" The {name} leaves the frame at the {side} edge at {_seconds(scene.times[k])}."
+            return f" It leaves the frame at the {side} edge at {_seconds(scene.times[k])}."
     return ""
 
 
@@ -278,7 +265,7 @@ def _order_sentence(spec: SceneSpec, scene: Scene | None, names: list[str]) -> s
     if scene is not None and scene.truth is not None:
         xs = [o["centre"][0] for o in scene.truth["frames"][0]["objects"]]
         order = sorted(range(len(xs)), key=lambda i: xs[i])
-        text = "From left to right at the start: " + ", ".join(f"the {names[i]}" for i in order) + "."
+        text = "From left to right: " + ", ".join(f"the {names[i]}" for i in order) + "."
         ys = [o["centre"][1] for o in scene.truth["frames"][0]["objects"]]
         top = min(range(len(ys)), key=lambda i: ys[i])
         if max(ys) - min(ys) > 0.15 * min(scene.width, scene.height):
