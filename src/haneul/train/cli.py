@@ -7,6 +7,7 @@ The same command runs alone or under `torchrun --nproc_per_node=N` (DDP, or FSDP
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -40,7 +41,7 @@ def run_training(kind: str, config_path: Path, overrides: list[str] | None, resu
             from haneul.train.runs import train_dit
 
             summary = train_dit(config_path, overrides or [], resume)
-    if summary:
+    if summary and os.environ.get("RANK", "0") == "0":
         typer.echo(" ".join(f"{k}={v}" for k, v in summary.items()))
 
 

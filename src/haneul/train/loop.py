@@ -378,10 +378,20 @@ class Trainer:
             "skipped_files": self.data.skipped,
             **{k: round(v, 5) for k, v in parts.items()},
         }
-        self.metrics.write(**summary)
         if self.d.world_size > 1:
-            dist.barrier()
+            summary["rank_weight_sums"] = self.rank_weight_sums()
+        self.metrics.write(**summary)
         return summary
+
+    @torch.no_grad()
+    def rank_weight_sums(self) -> list[float]:
+        """Each process's sum of its full weights (float64): equal across ranks when they are in sync."""
+        total = torch.zeros((), dtype=torch.float64)
+        for p in self.model.parameters():
+            total += full_tensor(p).double().sum().cpu()
+        sums = [torch.zeros((), dtype=torch.float64) for _ in range(self.d.world_size)]
+        dist.all_gather(sums, total)
+        return [float(x) for x in sums]
 
     def agree(self, *flags: bool) -> tuple[bool, ...]:
         """Time-based decisions made by rank 0 for all: every process must save and stop together."""
