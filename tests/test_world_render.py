@@ -158,3 +158,10 @@ def test_random_clips_show_each_fully_visible_object_in_its_colour_at_its_centre
                 assert np.abs(clip.frames[k, y, x] - want).max() <= 1, (seed, k, obj)
                 checked += 1
     assert checked > 300
+
+
+def test_edges_are_anti_aliased():
+    clip = render_clip(_still(kind="star", colour="black", background="white"), 64, 64, 1, 8.0, seed=8)
+    values = set(map(tuple, clip.frames[0].reshape(-1, 3)))
+    blends = [v for v in values if v not in (vocab.COLOURS["black"], vocab.BACKGROUNDS["white"].colours[0])]
+    assert len(blends) > 10  # partial coverage at the outline, not a hard two-colour edge
