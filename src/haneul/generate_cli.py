@@ -96,10 +96,27 @@ def register(app: typer.Typer) -> None:
     app.command("storyboard")(storyboard)
 
 
-def load(model: Path | None):
+def load(
+    model: Path | None,
+    device: str = "cpu",
+    dtype: str | None = None,
+    cpu_offload: bool = False,
+    vae_tiling: bool = False,
+):
     from haneul.pipeline import load_pipeline
 
-    return load_pipeline(model)
+    return load_pipeline(model, device=device, dtype=dtype, cpu_offload=cpu_offload, vae_tiling=vae_tiling)
+
+
+Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:N or mps.")]
+Dtype = Annotated[str | None, typer.Option(help="Weights dtype for diffusers models: bf16, fp16 or fp32.")]
+CpuOffload = Annotated[
+    bool,
+    typer.Option(help="Diffusers models: keep weights on the CPU until each part runs (less GPU memory)."),
+]
+VaeTiling = Annotated[
+    bool, typer.Option(help="Diffusers models: decode in tiles (less memory for large sizes).")
+]
 
 
 def read_media(path: Path) -> np.ndarray:
@@ -180,7 +197,13 @@ def generate(
     ] = None,
     strength: Annotated[float, typer.Option(help="With --edit: 0 keeps the input, 1 ignores it.")] = 0.6,
     loop: Annotated[bool, typer.Option(help="Make the last frame flow into the first.")] = False,
-    model: Annotated[Path | None, typer.Option(help="Model directory; default the bundled model.")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Model directory (haneul or diffusers); default the bundled model.")
+    ] = None,
+    device: Device = "cpu",
+    dtype: Dtype = None,
+    cpu_offload: CpuOffload = False,
+    vae_tiling: VaeTiling = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Generate a video from a text prompt (and optionally an image or video prompt); write MP4 or PNG."""
@@ -223,7 +246,7 @@ def generate(
             "edit": read_media(edit) if edit else None,
             "keyframes": [(read_media(p), t) for p, t in map(parse_keyframe, keyframe or [])],
         }
-        pipe = load(model)
+        pipe = load(model, device, dtype, cpu_offload, vae_tiling)
         for what, frames in [
             ("image", inputs["image"]),
             ("video", inputs["extend"]),
@@ -271,11 +294,15 @@ def generate(
 
 
 def info(
-    model: Annotated[Path | None, typer.Option(help="Model directory; default the bundled model.")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Model directory (haneul or diffusers); default the bundled model.")
+    ] = None,
+    device: Device = "cpu",
+    dtype: Dtype = None,
 ) -> None:
     """Print the model card and what the model supports."""
     with user_errors():
-        pipe = load(model)
+        pipe = load(model, device, dtype)
         described = pipe.info()
     sizes = ", ".join(f"{w}x{h}" for w, h in described.sizes)
     fps = ", ".join(f"{f:g}" for f in described.fps)

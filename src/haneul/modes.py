@@ -38,7 +38,7 @@ def keyframes(
         conditions.append(FrameCondition(frames if frames.ndim == 4 else frames[None], round(seconds * fps)))
     if "seconds" not in kwargs and "num_frames" not in kwargs:  # long enough to hold the last keyframe
         last = max(c.frame_index + len(c.frames) for c in conditions)
-        tf = pipe.vae.config.temporal_factor
+        tf = pipe.frame_step
         kwargs["num_frames"] = 1 + tf * max(1, -(-(last - 1) // tf))
     return pipe.generate(prompt, conditions=conditions, fps=fps, **kwargs)
 
@@ -48,7 +48,7 @@ def _head_tail(pipe: Pipeline, video: np.ndarray, width: int, height: int) -> tu
     a new video (1 + tf*k, so they fill whole latent frames from frame 0) and at its end (tf*k, so they fill
     whole latent frames ending on the last frame)."""
     frames = fit_frames(video, width, height)
-    tf = pipe.vae.config.temporal_factor
+    tf = pipe.frame_step
     groups = min((CONTEXT_FRAMES - 1) // tf, max(1, (len(frames) - 1) // tf))
     if len(frames) < tf + 1:
         raise InputError(f"a video prompt needs at least {tf + 1} frames, got {len(frames)}", param="video")
@@ -72,7 +72,7 @@ def extend(
     width, height = _size(pipe, video, kwargs)
     kwargs.update(width=width, height=height)
     frames, n_head, n_tail = _head_tail(pipe, video, width, height)
-    tf = pipe.vae.config.temporal_factor
+    tf = pipe.frame_step
     new = tf * max(1, round(seconds * fps / tf))
     if backward:  # the input's first frames end the new video
         total = 1 + new + n_tail  # 1 + tf*k, and the input starts on a latent-frame boundary
@@ -103,7 +103,7 @@ def loop(pipe: Pipeline, prompt: str, **kwargs) -> GeneratedVideo:
     """
     first = pipe.generate(prompt, **kwargs)
     frames = first.frames
-    tf = pipe.vae.config.temporal_factor
+    tf = pipe.frame_step
     keep = 1 + tf * max(1, (len(frames) - 1) // (2 * tf))  # the first half stays as it is
     total = len(frames) + tf
     conditions = [FrameCondition(frames[:keep], 0), FrameCondition(frames[:1], total - 1)]
@@ -123,7 +123,7 @@ def join(
     kwargs.update(width=width, height=height)
     a_frames, na, _ = _head_tail(pipe, a, width, height)
     b_frames, _, nb = _head_tail(pipe, b, width, height)
-    tf = pipe.vae.config.temporal_factor
+    tf = pipe.frame_step
     gap = tf * max(1, round(seconds * fps / tf))
     total = na + gap + nb
     conditions = [FrameCondition(a_frames[-na:], 0), FrameCondition(b_frames[:nb], total - nb)]

@@ -56,7 +56,7 @@ class ModelSpec:
     name: str
     version: str = __version__
     text_encoder: str = "all-minilm-l6-v2"  # a name the text encoder module knows, or a local directory
-    text_max_length: int = 128
+    text_max_length: int = 256  # detailed world captions run to ~140 tokens
     sizes: list[tuple[int, int]] = field(default_factory=lambda: [(128, 128)])  # native (trained) sizes
     max_side: int = 256  # any multiple of the latent grid up to this side is accepted; native sizes look best
     fps: list[float] = field(default_factory=lambda: [8.0])
@@ -78,8 +78,18 @@ class ModelSpec:
         return spec
 
 
-def load_pipeline(model_dir: str | os.PathLike | None = None, device: str = "cpu") -> Pipeline:
-    """Load a haneul model directory (default: the bundled model)."""
+def load_pipeline(
+    model_dir: str | os.PathLike | None = None,
+    device: str = "cpu",
+    dtype: str | None = None,
+    cpu_offload: bool = False,
+    vae_tiling: bool = False,
+) -> Pipeline:
+    """Load a haneul model directory (default: the bundled model) or a local diffusers pipeline directory.
+
+    dtype, cpu_offload and vae_tiling apply to diffusers pipelines; haneul's own models keep fp32
+    weights and compute in bf16 autocast.
+    """
     path = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
     if not path.is_dir():
         if model_dir is None:
@@ -91,7 +101,9 @@ def load_pipeline(model_dir: str | os.PathLike | None = None, device: str = "cpu
     if (path / "model_index.json").is_file():
         from haneul.backends.diffusers_backend import DiffusersPipeline
 
-        return DiffusersPipeline.from_pretrained(path, device=device)
+        return DiffusersPipeline.from_pretrained(
+            path, device=device, dtype=dtype, cpu_offload=cpu_offload, vae_tiling=vae_tiling
+        )
     if not (path / MODEL_FILE).is_file():
         found = sorted(p.name for p in path.iterdir())[:10]
         raise InputError(
@@ -158,6 +170,11 @@ class Pipeline:
         )
 
     # ---- request checks -------------------------------------------------------------------------
+
+    @property
+    def frame_step(self) -> int:
+        """Frame counts are 1 + frame_step * k (the VAE's time compression)."""
+        return self.vae.config.temporal_factor
 
     @property
     def size_multiple(self) -> int:

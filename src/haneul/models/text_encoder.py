@@ -39,7 +39,7 @@ def resolve_encoder_dir(name_or_dir: str) -> Path:
 class TextEncoder:
     """Turns prompts into (features (B, L, D), mask (B, L) bool) with L = the longest prompt in the batch."""
 
-    def __init__(self, tokenizer, model: torch.nn.Module, max_length: int = 128, name: str = DEFAULT_ENCODER):
+    def __init__(self, tokenizer, model: torch.nn.Module, max_length: int = 256, name: str = DEFAULT_ENCODER):
         self.tokenizer = tokenizer
         self.model = model.eval().requires_grad_(False)
         self.max_length = max_length
@@ -48,7 +48,7 @@ class TextEncoder:
         self._cache: dict[str, torch.Tensor] = {}
 
     @classmethod
-    def from_dir(cls, name_or_dir: str = DEFAULT_ENCODER, max_length: int = 128) -> "TextEncoder":
+    def from_dir(cls, name_or_dir: str = DEFAULT_ENCODER, max_length: int = 256) -> "TextEncoder":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoConfig, AutoModel, AutoTokenizer
