@@ -31,7 +31,8 @@ class TrainConfig:
     frame_counts: list = field(default_factory=lambda: [17, 33, 1])  # clip lengths (1+4k); 1 = an image
     frame_weights: list = field(default_factory=lambda: [0.6, 0.25, 0.15])  # how often each length is drawn
     fps: float = 8.0  # frames per second the clips are rendered/resampled at
-    world_pool: int = 0  # 0 = endless fresh world clips; N = reuse a pool of N clips (lets latents be cached)
+    world_pool: int = 0  # 0 = endless fresh world clips; N = reuse a pool of N clips per bucket (cacheable)
+    cache_frames: bool = False  # keep the pool's rendered frames in RAM (uint8) instead of re-rendering
     # Batch: `batch_size` clips for the largest bucket; smaller buckets (fewer frames, fewer pixels) get
     # proportionally more clips, so every step costs about the same. Global over all processes.
     batch_size: int = 8
@@ -65,6 +66,7 @@ class VAETrainConfig(TrainConfig):
     loss: dict = field(default_factory=dict)  # weights passed to haneul.train.vae_losses.vae_loss
     disc_start: int = -1  # step at which the patch discriminator starts; -1 = no discriminator
     latent_stats_clips: int = 64  # clips used to measure the latent shift/scale at the end
+    crop: int = 0  # train on random crop x crop windows of each clip (the VAE is convolutional); 0 = whole
 
 
 @dataclass

@@ -92,13 +92,14 @@ class WorldData:
     """The procedural world, rendered on the fly; `world_pool` > 0 reuses a fixed pool of clips per bucket."""
 
     def __init__(self, config: TrainConfig, world_size: int = 1):
-        from haneul.world import iter_world_clips  # imported here: the world is optional for folder training
+        from haneul.world.clips import render_clip  # imported here: folder training needs no world
 
-        self._iter = iter_world_clips
+        self._render = render_clip
         self.config = config
         self.world_size = world_size
         self.buckets = all_buckets(config)
         self.skipped = 0
+        self.frames: dict[tuple, tuple[np.ndarray, str, str]] = {}  # pool clips, if cache_frames
 
     def describe(self) -> str:
         pool = f"pool of {self.config.world_pool} clips per bucket" if self.config.world_pool else "endless"
@@ -120,14 +121,17 @@ class WorldData:
             )
         return int(rng_for(self.config.seed, step, 4, index).integers(2**31))
 
-    def render(self, seed: int, bucket: Bucket):
-        clips = self._iter(
-            seed=seed,
-            sizes=[(bucket.width, bucket.height)],
-            frame_counts=[bucket.frames],
-            fps=self.config.fps,
-        )
-        return next(iter(clips))
+    def clip(self, key: tuple, seed: int, bucket: Bucket) -> tuple[np.ndarray, str, str]:
+        if key in self.frames:
+            return self.frames[key]
+        clip = self._render(None, bucket.width, bucket.height, bucket.frames, self.config.fps, seed)
+        frames = np.asarray(clip.frames)
+        if frames.shape != (bucket.frames, bucket.height, bucket.width, 3):
+            raise RuntimeError(f"world clip has shape {frames.shape}, expected {bucket}")
+        out = (frames, clip.caption, clip.short_caption or "")
+        if self.config.world_pool and self.config.cache_frames:
+            self.frames[key] = out
+        return out
 
     def batch(self, step: int, rank: int = 0) -> Batch:
         world_size = self.world_size
@@ -136,14 +140,12 @@ class WorldData:
         videos, captions, shorts, keys, indices = [], [], [], [], []
         for i in rank_slice(n, rank, world_size):
             seed = self.clip_seed(step, i, bucket)
-            clip = self.render(seed, bucket)
-            frames = np.asarray(clip.frames)
-            if frames.shape != (bucket.frames, bucket.height, bucket.width, 3):
-                raise RuntimeError(f"world clip has shape {frames.shape}, expected {bucket}")
+            key = ("world", seed, bucket.width, bucket.height, bucket.frames)
+            frames, caption, short = self.clip(key, seed, bucket)
             videos.append(frames_to_tensor(frames))
-            captions.append(clip.caption)
-            shorts.append(getattr(clip, "short_caption", "") or "")
-            keys.append(("world", seed, bucket.width, bucket.height, bucket.frames))
+            captions.append(caption)
+            shorts.append(short)
+            keys.append(key)
             indices.append(i)
         return Batch(torch.stack(videos), captions, shorts, keys, indices, bucket, n)
 

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from haneul.models.vae import VAEConfig, VideoVAE
 from haneul.train import card
 from haneul.train.config import VAETrainConfig
-from haneul.train.data import Batch, make_data
+from haneul.train.data import Batch, make_data, rng_for
 from haneul.train.loop import Dist, autocast
 from haneul.train.vae_losses import (
     PatchDiscriminator,
@@ -42,7 +42,7 @@ class VAETask:
             self.disc_opt = torch.optim.AdamW(self.disc.parameters(), lr=config.lr, betas=(0.5, 0.9))
 
     def loss(self, model: nn.Module, batch: Batch, step: int) -> tuple[Tensor, dict[str, float], int]:
-        video = batch.video.to(self.d.device)
+        video = self.crop(batch, step).to(self.d.device)
         gen = step_generator(self.config.seed, step, self.d.rank)
         recon, mean, logvar = model(video, generator=gen)
         use_disc = self.disc is not None and step >= self.config.disc_start
@@ -60,6 +60,20 @@ class VAETask:
             parts["disc"] = self.disc_step(video, recon.detach())
         tokens = video.shape[0] * mean.shape[2] * mean.shape[3] * mean.shape[4]  # latent positions
         return total, parts, tokens
+
+    def crop(self, batch: Batch, step: int) -> Tensor:
+        """A random crop x crop window per clip (same size for the whole batch), if `crop` is set."""
+        size = self.config.crop
+        video = batch.video
+        if not size or (video.shape[-1] <= size and video.shape[-2] <= size):
+            return video
+        h, w = min(size, video.shape[-2]), min(size, video.shape[-1])
+        out = []
+        for clip, index in zip(video, batch.indices, strict=True):
+            rng = rng_for(self.config.seed, step, 11, index)
+            top, left = int(rng.integers(video.shape[-2] - h + 1)), int(rng.integers(video.shape[-1] - w + 1))
+            out.append(clip[..., top : top + h, left : left + w])
+        return torch.stack(out)
 
     def disc_step(self, real: Tensor, fake: Tensor) -> float:
         self.disc.requires_grad_(True)
