@@ -96,11 +96,11 @@ def evaluate_video(
     detections = detect_video(frames, light, exp.shown.occluder)
     tracks = track_objects(detections, width, height)
     match = match_objects(exp, tracks)
-    temporal, temporal_details = metrics.temporal_score(exp, match, frames)
+    temporal, temporal_details = metrics.temporal_score(exp, match, frames, detections)
     scores = {
         "colour": metrics.colour_score(exp, match),
         "kind": metrics.kind_score(exp, match),
-        "count": metrics.count_score(exp, match),
+        "count": metrics.count_score(exp, match, detections),
         "relation": metrics.relation_score(exp, match),
         "direction": metrics.direction_score(exp, match),
         "gravity": metrics.gravity_score(exp, match),
@@ -114,6 +114,7 @@ def evaluate_video(
     details = {
         "background_seen": light.background,
         "objects_seen": len(match.chains),
+        "detections_per_frame": [len(d) for d in detections],
         "objects_expected": len(exp.objects),
         "matched": {
             str(i): None if c is None else {"colour": c.colour, "kind": c.kind, "frames": len(c.dets)}

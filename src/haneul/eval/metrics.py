@@ -93,12 +93,24 @@ def _share(labels: list[str], want: str) -> float:
     return sum(label == want for label in labels) / len(labels) if labels else 0.0
 
 
-def count_score(exp: Expectation, match: Match) -> float | None:
-    want = len(exp.objects)
+def count_score(exp: Expectation, match: Match, detections: list[list]) -> float | None:
+    """Objects seen together vs objects the world shows together: the most common number of detections
+    in a frame (among frames showing any) against the same for the world's objects in view. Per-frame
+    counts do not depend on time order or on tracking."""
     if not _stated(exp):
         return None
-    seen = len(match.chains)
+    shown = [sum(o["visible"] > 0.2 for o in f["objects"]) for f in exp.truth["frames"]]
+    want = _mode([n for n in shown if n > 0]) or len(exp.objects)
+    seen = _mode([len(d) for d in detections if d]) or 0
     return max(0.0, 1.0 - abs(seen - want) / want)
+
+
+def _mode(values: list[int]) -> int | None:
+    """Most common value; ties go to the larger (an object merged with another for a while is one less)."""
+    if not values:
+        return None
+    counts = np.bincount(values)
+    return int(np.nonzero(counts == counts.max())[0].max())
 
 
 # --- layout and motion ------------------------------------------------------------------------------------------
@@ -193,39 +205,46 @@ def _consecutive_heights(frames: np.ndarray, ys: np.ndarray) -> list[np.ndarray]
 
 
 def _second_differences(frames: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(second difference of y, largest y of the triple) for every three consecutive frames."""
-    d2, low = [], []
+    """(second difference of y, whether the triple holds a lowest point: y no smaller than both its
+    neighbours, where a bounce touches the floor) for every three consecutive frames."""
+    d2, contact = [], []
     for run in _consecutive_heights(frames, ys):
+        low = np.zeros(len(run), dtype=bool)
+        low[1:-1] = (run[1:-1] >= run[:-2]) & (run[1:-1] >= run[2:])
         for i in range(1, len(run) - 1):
             d2.append(run[i - 1] - 2 * run[i] + run[i + 1])
-            low.append(run[i - 1 : i + 2].max())
-    return np.array(d2), np.array(low)
+            contact.append(bool(low[i - 1 : i + 2].any()))
+    return np.array(d2), np.array(contact, dtype=bool)
 
 
 def _gravity(o: ExpectedObject, chain: Chain, short: float) -> float:
-    """Bounce physics on heights y (pixels, down): free flight is a parabola, so y'' = g between bounces."""
-    all_frames = np.arange(len(o.path))
-    g_d2, _ = _second_differences(all_frames, o.path[:, 1])
-    flight = g_d2[g_d2 > 0.05]
-    if len(flight) == 0:
+    """Bounce physics on heights y (pixels, down): free flight is a parabola, so y'' = g between bounces.
+
+    Every three consecutive frames are one of: in flight (y'' near the world's g), a bounce (y'' < 0
+    around a lowest point), or at rest (y'' near 0: lying on the floor, or carried by a camera pan).
+    Anything else (rising faster, stopping in mid-air, jumping about) is unphysical. A fall at constant
+    speed is all "rest", so enough in-flight triples are required too.
+    """
+    g_d2, _ = _second_differences(np.arange(len(o.path)), o.path[:, 1])
+    flight_gt = g_d2[g_d2 > 0.05]
+    if len(flight_gt) == 0:
         return 0.0
-    g = float(np.median(flight))  # the world's gravity in pixels per frame^2 at this size and fps
+    g = float(np.median(flight_gt))  # the world's gravity in pixels per frame^2 at this size, fps, zoom
     frames, ys = chain.frames, chain.xy[:, 1]
-    travel = ramp((ys.max() - ys.min()) / max(np.ptp(o.path[:, 1]), 1e-6), 0.5, 0.2)
-    d2, low = _second_differences(frames, ys)
+    travel = ramp(np.ptp(ys) / max(np.ptp(o.path[:, 1]), 1e-6), 0.5, 0.2)
+    d2, contact = _second_differences(frames, ys)
     if len(d2) == 0:
         return 0.0
-    floor = ys.max()
-    tol = max(0.02 * short, 1.0)
-    at_rest = np.abs(d2) < 0.25 * g
-    resting = at_rest & (low > floor - tol)  # lying on the floor
-    in_flight = (d2 > 0.4 * g) & (d2 < 2.5 * g)  # falling or rising under the world's gravity
-    bouncing = (d2 < 0) & (low > floor - 0.25 * np.ptp(ys) - tol)  # turned back up near the floor
+    resting = np.abs(d2) < 0.25 * g
+    in_flight = (d2 > 0.4 * g) & (d2 < 2.5 * g)
+    bouncing = (d2 < 0) & contact
     checked = ~resting
     if not checked.any():
         return 0.0
     physical = float((in_flight | bouncing)[checked].mean())
-    return travel * ramp(physical, 0.85, 0.4) * _energy_loss(frames, ys, tol)
+    enough_flight = ramp(in_flight.sum() / len(flight_gt), 0.5, 0.2)
+    tol = max(0.02 * short, 1.0)
+    return travel * enough_flight * ramp(physical, 0.85, 0.4) * _energy_loss(frames, ys, tol)
 
 
 def _energy_loss(frames: np.ndarray, ys: np.ndarray, tol: float) -> float:
@@ -296,7 +315,8 @@ def _continues_path(before: list, after: list, heading: np.ndarray, short: float
     step = np.array([exit_.x - entry.x, exit_.y - entry.y])
     if np.hypot(*travel) < 0.05 * short:  # it was not moving: it should be where it was
         return ramp(np.hypot(*step) / short, 0.08, 0.25)
-    unit = heading / max(np.hypot(*heading), 1e-9)
+    # The world's line, taken the way the object was seen going (a mirrored clip is still consistent).
+    unit = heading / max(np.hypot(*heading), 1e-9) * (1.0 if travel @ heading >= 0 else -1.0)
     if float(step @ unit) <= 0:
         return 0.0  # came back out on the side it went in
     off_line = abs(float(step[0] * unit[1] - step[1] * unit[0])) / short
@@ -306,25 +326,72 @@ def _continues_path(before: list, after: list, heading: np.ndarray, short: float
 # --- time -----------------------------------------------------------------------------------------------------------
 
 
-def flicker(frames: np.ndarray) -> tuple[float, float]:
-    """(mean |pixel - median of it and its neighbours in time|, largest frame-brightness jitter), grey levels.
+def flicker(frames: np.ndarray, detections: list[list] | None = None) -> tuple[float, float]:
+    """(mean |pixel - median of it and its neighbours in time|, largest jump in frame brightness change),
+    in grey levels, over the backdrop.
 
-    Smooth change (motion, pans, dusk) leaves a pixel between its neighbours, so the median is the pixel
-    itself; noise, flashes and frames out of order do not.
+    Smooth change (pans, zooms, dusk) leaves a backdrop pixel between its neighbours, so the median is
+    the pixel itself; noise, flashes and frames out of order do not. Neighbours are first warped onto the
+    frame by the camera's pan and zoom measured between them, so a moving textured backdrop is smooth too.
+    Pixels of detected objects (in any of the three frames) are left out: a fast object legitimately
+    covers a pixel for one frame only; objects are judged by their tracks (`_identity`).
+    Brightness change is the median pixel change (objects are a minority), robust to big objects.
     """
     grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]).astype(np.float32)
     if len(grey) < 3:
         return 0.0, 0.0
-    prev, cur, nxt = grey[:-2], grey[1:-1], grey[2:]
-    med = np.maximum(np.minimum(prev, cur), np.minimum(np.maximum(prev, cur), nxt))
-    residual = float(np.abs(cur - med).mean())
-    level = grey.mean((1, 2))
-    jitter = float(np.abs(level[:-2] - 2 * level[1:-1] + level[2:]).max())
-    return residual, jitter
+    moves = [_camera_move(grey[t], grey[t + 1]) for t in range(len(grey) - 1)]
+    size = grey.shape[1:][::-1]
+    residuals = []
+    for t in range(1, len(grey) - 1):
+        prev = cv2.warpAffine(grey[t - 1], moves[t - 1], size, borderMode=cv2.BORDER_REPLICATE)
+        nxt = cv2.warpAffine(
+            grey[t + 1], cv2.invertAffineTransform(moves[t]), size, borderMode=cv2.BORDER_REPLICATE
+        )
+        cur = grey[t]
+        med = np.maximum(np.minimum(prev, cur), np.minimum(np.maximum(prev, cur), nxt))
+        keep = np.zeros(cur.shape, bool)
+        keep[4:-4, 4:-4] = True  # borders: pixels moved in by the warp
+        for dets in detections[t - 1 : t + 2] if detections else []:
+            for d in dets:
+                x0, y0, x1, y1 = d.box
+                keep[max(y0 - 2, 0) : y1 + 2, max(x0 - 2, 0) : x1 + 2] = False
+        residuals.append(float(np.abs(cur - med)[keep].mean()) if keep.any() else 0.0)
+    change = np.median((grey[1:] - grey[:-1]).reshape(len(grey) - 1, -1), axis=1)
+    return float(np.mean(residuals)), float(np.abs(np.diff(change)).max())
 
 
-def temporal_score(exp: Expectation, match: Match, frames: np.ndarray) -> tuple[float, dict]:
-    residual, jitter = flicker(frames)
+ZOOM_STEPS = (0.985, 0.99, 1.0, 1.01, 1.015)  # the world zooms by up to 1.6% a frame at 8 fps
+
+
+def _camera_move(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The 2x3 warp taking frame a onto frame b: a pan (phase correlation) and a zoom about the centre.
+
+    A move counts only if it aligns most pixels better than no move (medians: moving objects are a
+    minority of the frame; the phase-correlation peak may be one of them).
+    """
+    h, w = a.shape
+    window = cv2.createHanningWindow((w, h), cv2.CV_32F)
+    (dx, dy), _ = cv2.phaseCorrelate(a.copy(), b.copy(), window)  # copies: OpenCV 5 windows them in place
+    if math.hypot(dx, dy) > 0.06 * min(h, w):  # the world pans a few pixels a frame; more is an object
+        dx, dy = 0.0, 0.0
+    best, best_err = np.float32([[1, 0, 0], [0, 1, 0]]), float(np.median(np.abs(b - a)))
+    for zoom in ZOOM_STEPS:
+        for shift in ((dx, dy), (0.0, 0.0)) if (dx, dy) != (0.0, 0.0) else ((0.0, 0.0),):
+            if zoom == 1.0 and shift == (0.0, 0.0):
+                continue
+            m = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, zoom)
+            m[:, 2] += shift
+            err = float(np.median(np.abs(b - cv2.warpAffine(a, m, (w, h), borderMode=cv2.BORDER_REPLICATE))))
+            if err < 0.85 * best_err:
+                best, best_err = m.astype(np.float32), err
+    return best
+
+
+def temporal_score(
+    exp: Expectation, match: Match, frames: np.ndarray, detections: list[list]
+) -> tuple[float, dict]:
+    residual, jitter = flicker(frames, detections)
     pixels = min(ramp(residual, 1.5, 5.0), ramp(jitter, 3.0, 12.0))
     identity = _mean([_identity(o, match.assigned[o.index], exp.short_side) for o in exp.objects])
     score = pixels if identity is None else min(pixels, identity)
