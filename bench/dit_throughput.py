@@ -3,15 +3,15 @@
 Both models are built from config (nothing downloaded) at the same width, depth, heads, MLP width,
 text length and token count, and run under bf16 autocast:
 
-- training step: forward + MSE loss + backward + AdamW step (foreach), on 8 clips of 5x16x16 latents
+- training step: forward + MSE loss + backward + AdamW step (fused=True, the same for both), on 8 clips of 5x16x16 latents
   (patch 1x2x2 -> 320 tokens each, DESIGN.md section 6);
 - inference: a no-grad forward on 2 clips of 9x16x16 latents (576 tokens each: one sampling step of a
   4 s 128x128 clip with classifier-free guidance, i.e. cond + uncond in one batch).
 
-Measurements are interleaved (ours, theirs, ours, theirs ...) and the median is reported, because the
-two CPU cores are shared with other work. Achieved FLOP/s counts the matmul FLOPs analytically (linear
-layers and attention score/value products, x3 for forward + backward) and is divided by a 2048x2048
-bf16 matmul measured in the same run (MFU).
+Measurements are interleaved (ours, theirs, peak matmul, then theirs, ours ...) and medians are reported,
+because the two CPU cores are shared with other work; the load average is printed so a contended run can be
+recognised. Achieved FLOP/s counts the matmul FLOPs analytically (linear layers and attention score/value
+products, x3 for forward + backward) and is divided by the median 2048x2048 bf16 matmul rate (MFU).
 
     python bench/dit_throughput.py [--preset s] [--rounds 5] [--compile]
 """
@@ -19,6 +19,7 @@ bf16 matmul measured in the same run (MFU).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -32,7 +33,8 @@ TRAIN_BATCH, TRAIN_GRID = 8, (5, 16, 16)
 INFER_BATCH, INFER_GRID = 2, (9, 16, 16)
 
 
-def matmul_peak(size: int = 2048, reps: int = 10) -> float:
+def matmul_peak(size: int = 2048, reps: int = 5) -> float:
+    """FLOP/s of a size x size bf16 matmul (best of 3 bursts)."""
     a = torch.randn(size, size, dtype=torch.bfloat16)
     b = torch.randn(size, size, dtype=torch.bfloat16)
     a @ b
@@ -45,21 +47,25 @@ def matmul_peak(size: int = 2048, reps: int = 10) -> float:
     return 2 * size**3 * reps / best
 
 
-def forward_flops(config: DiTConfig, batch: int, grid: tuple[int, int, int], text_len: int) -> float:
-    """Matmul FLOPs of one forward (2 per multiply-add) of either model at this size."""
-    d, c = config.hidden_size, config.in_channels
+def forward_flops(model: torch.nn.Module, call, inp: dict, config: DiTConfig) -> float:
+    """Matmul FLOPs (2 per multiply-add) of one forward: every nn.Linear as it runs, counted by hooks, plus
+    the attention products QK^T and PV (self: N x N per clip, cross: N x text per clip) per block."""
+    total = 0.0
+
+    def count(module, args, out):
+        nonlocal total
+        total += 2 * args[0].numel() * module.out_features
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        call(model, inp)
+    for h in hooks:
+        h.remove()
+    b, _, f, hh, ww = inp["latents"].shape
     pt, ph, pw = config.patch_size
-    voxels = pt * ph * pw
-    n = grid[0] * grid[1] * grid[2] // voxels  # tokens per clip
-    mlp = int(d * config.mlp_ratio)
-    per_token_block = 2 * (
-        3 * d * d + d * d + d * d + d * d + 2 * d * mlp
-    )  # qkv, out, cross q, cross out, mlp
-    per_token_block += 2 * 2 * n * d + 2 * 2 * text_len * d  # self and cross attention QK^T and AV
-    per_clip_block = 2 * text_len * 2 * d * d  # cross-attention keys and values of the text
-    per_token = config.depth * per_token_block + 2 * (c + 1) * voxels * d + 2 * d * c * voxels
-    per_clip = config.depth * per_clip_block + 2 * text_len * (config.text_dim * d + d * d)
-    return batch * (n * per_token + per_clip)
+    n = f // pt * hh // ph * ww // pw
+    per_block = 2 * 2 * b * n * (n + TEXT_LEN) * config.hidden_size
+    return total + config.depth * per_block
 
 
 def build_wan(config: DiTConfig):
@@ -145,9 +151,12 @@ def main() -> None:
         ours_fn = torch.compile(ours)
     train_in = make_inputs(config, TRAIN_BATCH, TRAIN_GRID)
     infer_in = make_inputs(config, INFER_BATCH, INFER_GRID)
-    opt_ours = torch.optim.AdamW(ours.parameters(), lr=1e-4, foreach=True)
-    opt_wan = torch.optim.AdamW(wan.parameters(), lr=1e-4, foreach=True)
+    opt_ours = torch.optim.AdamW(ours.parameters(), lr=1e-4, fused=True)
+    opt_wan = torch.optim.AdamW(wan.parameters(), lr=1e-4, fused=True)
 
+    plain = {"ours": (ours, ours_call), "diffusers": (wan, wan_call)}
+    train_flops = {name: 3 * forward_flops(m, call, train_in, config) for name, (m, call) in plain.items()}
+    infer_flops = {name: forward_flops(m, call, infer_in, config) for name, (m, call) in plain.items()}
     sides = {
         "ours": (ours_fn, ours_call, opt_ours),
         "diffusers": (wan, wan_call, opt_wan),
@@ -158,32 +167,35 @@ def main() -> None:
         infer_step(call, model, infer_in)
         print(f"warm-up {name}: {time.perf_counter() - start:.1f} s")
 
+    print(f"load average before: {os.getloadavg()}")
     results = {(name, kind): [] for name in sides for kind in ("train", "infer")}
+    peaks = []
     for r in range(args.rounds):
         order = list(sides.items()) if r % 2 == 0 else list(sides.items())[::-1]
         for name, (model, call, opt) in order:
             results[name, "train"].append(timed(train_step, args.reps, call, model, opt, train_in))
             results[name, "infer"].append(timed(infer_step, args.reps, call, model, infer_in))
-    peak = matmul_peak()
+            if name == "ours":
+                peaks.append(matmul_peak())
+    print(f"load average after: {os.getloadavg()}")
+    peak = statistics.median(peaks)
 
     train_tokens = TRAIN_BATCH * train_in["latents"][0, 0].numel() // 4  # patch 1x2x2
     infer_tokens = INFER_BATCH * infer_in["latents"][0, 0].numel() // 4
-    train_flops = 3 * forward_flops(config, TRAIN_BATCH, TRAIN_GRID, TEXT_LEN)
-    infer_flops = forward_flops(config, INFER_BATCH, INFER_GRID, TEXT_LEN)
     med = {k: statistics.median(v) for k, v in results.items()}
     for name in sides:
         tr, inf = med[name, "train"], med[name, "infer"]
         print(
             f"{name:10s} train {tr * 1000:7.1f} ms/step {train_tokens / tr:8.0f} tok/s "
-            f"{train_flops / tr / 1e12:.3f} TFLOP/s | infer {inf * 1000:7.1f} ms {infer_tokens / inf:8.0f} tok/s "
-            f"{infer_flops / inf / 1e12:.3f} TFLOP/s"
+            f"{train_flops[name] / tr / 1e12:.3f} TFLOP/s | infer {inf * 1000:7.1f} ms {infer_tokens / inf:8.0f} tok/s "
+            f"{infer_flops[name] / inf / 1e12:.3f} TFLOP/s"
         )
     print(f"bf16 2048x2048 matmul peak {peak / 1e12:.3f} TFLOP/s")
     train_tok_s = train_tokens / med["ours", "train"]
     infer_tok_s = infer_tokens / med["ours", "infer"]
     vs_train = med["diffusers", "train"] / med["ours", "train"]
     vs_infer = med["diffusers", "infer"] / med["ours", "infer"]
-    mfu = train_flops / med["ours", "train"] / peak
+    mfu = train_flops["ours"] / med["ours", "train"] / peak
     print(
         f"train_tok_s={train_tok_s:.0f} infer_tok_s={infer_tok_s:.0f} vs_diffusers_train={vs_train:.2f}x "
         f"vs_diffusers_infer={vs_infer:.2f}x mfu={mfu:.3f}"

@@ -30,7 +30,11 @@ def axis_pairs(head_dim: int) -> tuple[int, int, int]:
 
 
 def rope_tables(grid: Grid, head_dim: int, theta: float = 10000.0) -> tuple[Tensor, Tensor]:
-    """cos and sin, each (N, head_dim) float32, for the tokens of one grid in (f, h, w) order."""
+    """cos and signed sin, each (N, head_dim) float32, for the tokens of one grid in (f, h, w) order.
+
+    The sin table carries the rotation's sign (-sin on the first half, +sin on the second) so that
+    `apply_rope` only swaps halves: x * cos + swap(x) * sin.
+    """
     f, h, w = grid
     positions = torch.stack(
         torch.meshgrid(torch.arange(f), torch.arange(h), torch.arange(w), indexing="ij"), dim=-1
@@ -41,12 +45,15 @@ def rope_tables(grid: Grid, head_dim: int, theta: float = 10000.0) -> tuple[Tens
         freqs = theta ** (-torch.arange(pairs, dtype=torch.float64) / pairs)
         angles.append(positions[:, axis, None].double() * freqs)
     angles = torch.cat(angles, dim=-1)  # (N, head_dim/2)
-    angles = torch.cat([angles, angles], dim=-1)  # rotate-half layout: pair i is (i, i + head_dim/2)
-    return angles.cos().float(), angles.sin().float()
+    cos, sin = angles.cos(), angles.sin()
+    # rotate-half layout: pair i is channels (i, i + head_dim/2)
+    return torch.cat([cos, cos], dim=-1).float(), torch.cat([-sin, sin], dim=-1).float()
 
 
 def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Rotate x (..., N, head_dim) by the tables (N, head_dim); computed in x's dtype."""
+    """Rotate x (..., N, head_dim) by the tables (N, head_dim) from `rope_tables`; computed in x's dtype.
+
+    (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin), as three passes: swap, multiply, fused multiply-add.
+    """
     x1, x2 = x.chunk(2, dim=-1)
-    rotated = torch.cat([-x2, x1], dim=-1)
-    return x * cos.to(x.dtype) + rotated * sin.to(x.dtype)
+    return torch.addcmul(x * cos.to(x.dtype), torch.cat([x2, x1], dim=-1), sin.to(x.dtype))
