@@ -1,0 +1,124 @@
+"""The transformer trainer: conditioning masks, caption dropout, the loss, and a run whose output loads."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from test_train_data import make_folder
+
+from haneul.flow import flow_matching_loss
+from haneul.models.vae import VAEConfig, VideoVAE
+from haneul.train.config import DiTTrainConfig, load_config
+from haneul.train.data import make_data
+from haneul.train.dit_task import MASK_MODES, DiTTask, flow_loss, given_mask
+from haneul.train.loop import Dist
+from haneul.train.runs import train_dit
+from haneul.weights import save_module
+
+TINY = """
+data: {data}
+vae: {vae}
+out: {out}
+preset: tiny
+sizes: [[32, 32], [48, 32], [32, 48]]
+frame_counts: [1, 9]
+frame_weights: [0.3, 0.7]
+batch_size: 2
+steps: 3
+warmup_steps: 1
+num_threads: 1
+sample_every: 3
+sample_prompts: ["a red box moves right"]
+num_steps: 2
+"""
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dit")
+    torch.manual_seed(0)
+    vae_config = VAEConfig(latent_channels=4, channels=(8, 8, 16))
+    save_module(VideoVAE(vae_config), vae_config, root / "vae", dtype="fp32")
+    path = root / "dit.yaml"
+    path.write_text(
+        TINY.format(data=make_folder(root / "data", corrupt=False), vae=root / "vae", out=root / "out")
+    )
+    return path
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3, 5, 9])
+def test_masks_always_leave_frames_to_generate(frames):
+    rng = np.random.default_rng(0)
+    for mode in MASK_MODES:
+        for _ in range(50):
+            given = given_mask(mode, frames, rng)
+            assert given.shape == (frames,) and not given.all()
+            if mode == "none" or frames == 1:
+                assert not given.any()
+                continue
+            if mode == "first":
+                assert given.tolist() == [True] + [False] * (frames - 1)
+            if mode == "last":
+                assert given.tolist() == [False] * (frames - 1) + [True]
+            if mode == "prefix":  # a contiguous run from the start
+                k = int(given.sum())
+                assert k >= 1 and given[:k].all() and not given[k:].any()
+            if mode == "suffix":
+                k = int(given.sum())
+                assert k >= 1 and given[frames - k :].all() and not given[: frames - k].any()
+
+
+def test_loss_is_the_flow_matching_loss_per_clip():
+    torch.manual_seed(0)
+    pred, x0, noise = torch.randn(3, 2, 2, 4, 3, 3).unbind(0)  # (B, C, F, H, W) each
+    given = torch.tensor([[True, False, False, False]])
+    one = flow_loss(pred[None, 0], x0[None, 0], noise[None, 0], given)
+    assert torch.allclose(one, flow_matching_loss(pred[None, 0], x0[None, 0], noise[None, 0], given))
+    # A batch: the mean of per-clip losses, whatever each clip's number of given frames.
+    given2 = torch.tensor([[True, False, False, False], [False, False, False, False]])
+    both = flow_loss(pred[:2], x0[:2], noise[:2], given2)
+    two = flow_loss(pred[None, 1], x0[None, 1], noise[None, 1], given2[1:])
+    assert torch.allclose(both, (one + two) / 2)
+    assert float(flow_loss(noise - x0, x0, noise, given2)) == 0.0  # the exact velocity has zero loss
+
+
+def test_caption_dropout_short_captions_and_mask_mix(setup):
+    config = load_config(
+        DiTTrainConfig, setup, ["caption_dropout=0.2", "short_caption_prob=0.5", "batch_size=8"]
+    )
+    task = DiTTask(config, Dist())
+    batch = make_data(config).batch(0)
+    prompts, givens, times = [], [], []
+    for step in range(150):
+        p, g, t = task.draw(batch, step, frames=5, tokens=64)
+        prompts += p
+        givens += list(g)
+        times += list(t)
+    kinds = Counter("empty" if p == "" else "short" if p == "a red box" else "detailed" for p in prompts)
+    n = len(prompts)
+    assert abs(kinds["empty"] / n - 0.2) < 0.04
+    assert abs(kinds["short"] / (n - kinds["empty"]) - 0.5) < 0.05
+    unconditioned = sum(not g.any() for g in givens) / n
+    assert abs(unconditioned - config.masks["none"] / sum(config.masks.values())) < 0.05
+    assert 0.0 < min(times) and max(times) < 1.0
+
+
+def test_a_training_run_writes_a_model_the_pipeline_loads(setup, tmp_path):
+    from haneul.pipeline import Pipeline
+
+    summary = train_dit(setup, [])
+    out = setup.parent / "out"
+    assert summary["step"] == 3 and np.isfinite(summary["loss"])
+    spec = json.loads((out / "haneul.json").read_text())
+    assert spec["sizes"] == [[32, 32], [48, 32], [32, 48]] and spec["max_frames"] == 9
+    assert "Transformer training" in (out / "README.md").read_text()
+    assert list((out / "samples").glob("step_0000003_0.mp4"))  # the periodic sample video
+    pipe = Pipeline.from_pretrained(out)
+    video = pipe.generate("a red box moves right", width=48, height=32, num_frames=9, num_steps=2)
+    assert video.frames.shape == (9, 32, 48, 3)
+    # The exported transformer is the EMA, which differs from the trained weights after a few steps.
+    assert (out / "checkpoint" / "ema.safetensors").is_file()
