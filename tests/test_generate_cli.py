@@ -1,5 +1,6 @@
 """`haneul generate` / `haneul info` end to end: files read back with PyAV, every bad input is exit 2 with no file."""
 
+import json
 import os
 import subprocess
 import sys
@@ -95,3 +96,22 @@ def test_entry_point_runs_as_a_program(tmp_path, tiny_model_dir):
     bad = subprocess.run([sys.executable, "-m", "haneul", "generate", "a ball", "-o", str(tmp_path / "v.avi")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_refused_prompt_exit_3_without_output(tmp_path, tiny_model_dir):
+    out = tmp_path / "x.mp4"
+    result = run("generate", "a man shooting people in a crowd", "-o", out, "--model", tiny_model_dir, "-q")
+    assert result.exit_code == 3, result.output
+    assert "refused" in result.output and "violence" in result.output
+    assert not out.exists()
+
+
+def test_output_is_signed_and_watermarked(tmp_path, tiny_model_dir):
+    out = tmp_path / "v.mp4"
+    result = run("generate", "a red ball", "-o", out, "--model", tiny_model_dir, "--num-frames", "9", "--steps", "1",
+                 "--visible-watermark", "-q")
+    assert result.exit_code == 0, result.output
+    verified = run("verify", out, "--json")
+    assert verified.exit_code == 0, verified.output
+    report = json.loads(verified.output[verified.output.index("{") :])
+    assert report["verified"] and report["c2pa"]["trusted"] and report["watermark"]["detected"]

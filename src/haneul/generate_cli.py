@@ -83,10 +83,11 @@ def progress_bar(description: str, enabled: bool = True):
         yield update
 
 
-def save_output(video, output: Path) -> None:
+def save_output(video, output: Path, ingredients: list[Path] = (), visible_watermark: bool = False) -> None:
+    """Every output goes through haneul.outputs: frame check, watermark, atomic write, C2PA signing last."""
     from haneul.outputs import save_output as save
 
-    save(video, output)
+    save(video, output, ingredients=[p for p in ingredients if p], visible_watermark=visible_watermark)
 
 
 def register(app: typer.Typer) -> None:
@@ -197,6 +198,7 @@ def generate(
     ] = None,
     strength: Annotated[float, typer.Option(help="With --edit: 0 keeps the input, 1 ignores it.")] = 0.6,
     loop: Annotated[bool, typer.Option(help="Make the last frame flow into the first.")] = False,
+    visible_watermark: Annotated[bool, typer.Option(help="Also draw a small visible 'haneul' mark.")] = False,
     model: Annotated[
         Path | None, typer.Option(help="Model directory (haneul or diffusers); default the bundled model.")
     ] = None,
@@ -288,7 +290,8 @@ def generate(
                 video = modes.loop(pipe, prompt, **timing, **common)
             else:
                 video = pipe.generate(prompt, **timing, **common)
-        save_output(video, output)
+        sources = [image, extend, edit, *(parse_keyframe(k)[0] for k in keyframe or [])]
+        save_output(video, output, ingredients=sources, visible_watermark=visible_watermark)
     f, h, w = video.frames.shape[:3]
     typer.echo(f"wrote {output} ({w}x{h}, {f} frames at {video.fps:g} fps, seed {video.seed})")
 
@@ -353,7 +356,7 @@ def join(
                 num_steps=steps,
                 progress=update,
             )
-        save_output(video, output)
+        save_output(video, output, ingredients=[first, second])
     typer.echo(f"wrote {output} ({len(video.frames)} frames at {video.fps:g} fps)")
 
 
