@@ -100,7 +100,7 @@ def _segment_distances(pixels: np.ndarray, starts: np.ndarray, ends: np.ndarray)
     return np.sqrt(((pixels[:, None, :] - nearest) ** 2).sum(-1))
 
 
-def _sample_pixels(frame: np.ndarray, n: int = 16) -> np.ndarray:
+def _sample_pixels(frame: np.ndarray, n: int) -> np.ndarray:
     """An n x n grid of pixels as (n*n, 3) RGB in 0..1."""
     h, w = frame.shape[:2]
     ys = np.linspace(0, h - 1, n).astype(int)
@@ -115,12 +115,15 @@ class BackdropFit:
     complete: bool  # every part (sky, ground) shows on at least MIN_COVER of the frame
 
 
-def backdrop_fits(frame: np.ndarray) -> dict[str, BackdropFit]:
+def backdrop_fits(
+    frame: np.ndarray, names: tuple[str, ...] = tuple(PARTS), grid: int = 12
+) -> dict[str, BackdropFit]:
     """How well each backdrop, under each light on the world's light path, explains one frame."""
-    pixels = _sample_pixels(frame)
+    pixels = _sample_pixels(frame, grid)
     gains = LIGHT_PATH.astype(np.float32)
     out = {}
-    for name, parts in PARTS.items():
+    for name in names:
+        parts = PARTS[name]
         # (N, G, P): distance of each pixel to each part under each gain, all gains at once.
         per_part = []
         for starts, ends in parts:
@@ -138,8 +141,9 @@ def backdrop_fits(frame: np.ndarray) -> dict[str, BackdropFit]:
     return out
 
 
-def estimate_light(frames: np.ndarray, samples: int = 5) -> SceneLight:
-    """Backdrop and per-frame light gains from a few evenly spaced frames (gains interpolated between).
+def estimate_light(frames: np.ndarray, samples: int = 3) -> SceneLight:
+    """The backdrop, from a few evenly spaced frames, then the light gain of every frame under it (each
+    frame on its own: no assumption about how light changes over time, or about frame order).
 
     The video's backdrop is the one with the least error among those seen whole in some frame (so a
     plain sky is not taken for "grass" whose ground never shows). Per frame, every backdrop within a
@@ -151,8 +155,7 @@ def estimate_light(frames: np.ndarray, samples: int = 5) -> SceneLight:
     complete = {name: any(f[name].complete for f in fits) for name in PARTS}
     totals = {name: float(np.mean([f[name].error for f in fits])) for name in PARTS}
     best = min(PARTS, key=lambda k: totals[k] + (0.0 if complete[k] else 1.0))
-    gains_at = np.stack([LIGHT_PATH[f[best].gain] for f in fits])  # (S, 3)
-    gains = np.stack([np.interp(np.arange(n), idx, gains_at[:, c]) for c in range(3)], -1)
+    gains = np.stack([LIGHT_PATH[backdrop_fits(f, (best,), grid=8)[best].gain] for f in frames])  # (F, 3)
     consistent = []
     for f in fits:
         least = min(fit.error for fit in f.values())
@@ -273,7 +276,7 @@ class ColourTable:
     255 for "not an object colour" (too far from every allowed colour, or nearer to the backdrop).
     """
 
-    BITS = 6  # 64 levels per channel: quantisation moves a colour by under 2 Lab units
+    BITS = 5  # 32 levels per channel: quantisation moves a colour by about 3 Lab units at most
 
     def __init__(self, colours: list[str], backdrop: str | None):
         self.colours = colours

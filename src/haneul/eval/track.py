@@ -1,10 +1,10 @@
 """Tracking detected objects across frames: nearest predicted centre, gated by colour and size.
 
-A track is one object seen over time. Association is greedy on a cost that adds the distance from the
+A track is one object seen over time, in one colour (the world's objects are flat single-colour shapes, so a
+colour change is a different object). Association is greedy on a cost that adds the distance from the
 track's constant-velocity prediction (as a fraction of the frame diagonal) to penalties for a different
-colour, kind or size, so two objects that cross keep their identities when their colours differ.
-A track may skip frames (occlusion, a missed detection); a long skip is allowed only for the same colour,
-so an object that comes out from behind an occluder joins its old track, and a different object does not.
+kind or size. A track may skip frames (occlusion, a missed detection), with a gate that widens with the
+gap, so an object that comes out from behind an occluder joins its old track.
 """
 
 from __future__ import annotations
@@ -87,16 +87,14 @@ def link_cost(track: Track, det: Detection, diag: float, max_gap: int) -> float:
     if gap <= 0 or gap > max_gap:
         return math.inf
     last = track.dets[-1]
-    same_colour = det.colour == last.colour
-    if gap > 2 and not same_colour:
-        return math.inf  # only the same-looking object may come back after a long absence
+    if det.colour != last.colour:
+        return math.inf
     px, py = track.predict(det.frame)
     dist = math.hypot(det.x - px, det.y - py) / diag
     # The prediction gets worse with the gap, so the gate widens with it.
     if dist > 0.2 + 0.04 * gap:
         return math.inf
     cost = dist + 0.02 * (gap - 1)
-    cost += 0.0 if same_colour else 0.3
     cost += 0.0 if det.kind == last.kind else 0.05
     cost += 0.05 * abs(math.log(max(det.area, 1.0) / max(last.area, 1.0)))
     return cost
