@@ -108,7 +108,7 @@ def test_refused_prompt_exit_3_without_output(tmp_path, tiny_model_dir):
 
 def test_output_is_signed_and_watermarked(tmp_path, tiny_model_dir):
     out = tmp_path / "v.mp4"
-    result = run("generate", "a red ball", "-o", out, "--model", tiny_model_dir, "--num-frames", "9", "--steps", "1",
+    result = run("generate", "a red ball", "-o", out, "--model", tiny_model_dir, "--num-frames", "17", "--steps", "1",
                  "--visible-watermark", "-q")
     assert result.exit_code == 0, result.output
     verified = run("verify", out, "--json")
