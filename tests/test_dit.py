@@ -151,6 +151,10 @@ def test_bad_inputs_raise():
         model(latents[:, :2], t, context, mask, given)
     with pytest.raises(InputError, match="per latent frame"):
         model(latents, t[:, :1], context, mask, given[:, :1])
+    with pytest.raises(InputError, match="at least one unmasked token"):
+        model(latents, t, context, torch.zeros_like(mask), given)
+    empty = model(latents, t, context[:, :0], mask[:, :0], given)  # no text at all is allowed
+    assert torch.isfinite(empty).all()
     with pytest.raises(InputError, match="valid: \\["):
         dit_config("huge")
     with pytest.raises(InputError, match="even"):

@@ -271,6 +271,17 @@ class DiT(nn.Module):
         h = modulate(self.norm_out(x).view(b, emb.shape[1], -1, d), shift, scale)
         return self.proj_out(h.view(b, n, d))
 
+    @staticmethod
+    def check_context(context: Tensor, context_mask: Tensor) -> None:
+        if context_mask.shape != context.shape[:2]:
+            raise InputError(
+                f"context_mask {tuple(context_mask.shape)} must be context's (B, L) {tuple(context.shape[:2])}"
+            )
+        # A row with no real token would make its attention softmax 0/0 (NaN); an empty prompt still has the
+        # encoder's special tokens, and a context of length 0 (no text at all) is allowed.
+        if context.shape[1] and not bool(context_mask.any(dim=1).all()):
+            raise InputError("every context row needs at least one unmasked token (context_mask all False)")
+
     def check_inputs(self, latents: Tensor, t: Tensor, given: Tensor) -> None:
         if latents.shape[1] != self.config.in_channels:
             raise InputError(
@@ -292,6 +303,7 @@ class DiT(nn.Module):
         context_mask (B, L) bool, True = a real token (each row needs at least one); given (B, F) bool.
         """
         self.check_inputs(latents, t, given)
+        self.check_context(context, context_mask)
         grid = grid_size(tuple(latents.shape[2:]), self.config.patch_size)
         x = self.embed(latents, given)  # (B, N, D)
         rope = rope_tables(grid, self.config.hidden_size // self.config.num_heads, self.config.rope_theta)
@@ -321,6 +333,7 @@ class DiT(nn.Module):
         """
         if not (len(latents) == len(t) == len(given) == context.shape[0] == context_mask.shape[0]):
             raise InputError("forward_packed needs one latents, t, given and context row per video")
+        self.check_context(context, context_mask)
         head_dim = self.config.hidden_size // self.config.num_heads
         tokens, grids, cos, sin, frame_t, frame_of_token, video_of_token = [], [], [], [], [], [], []
         frames_so_far = 0
