@@ -19,6 +19,7 @@ ps512, ed25519). HANEUL_TRUST_ANCHORS names a PEM file of extra root certificate
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import sys
@@ -64,7 +65,7 @@ def init_keys(directory: str | os.PathLike | None = None, force: bool = False) -
     _write(folder / ROOT_KEY, _key_pem(root_key), private=True)
     _write(folder / SIGN_KEY, _key_pem(signer_key), private=True)
     _write(folder / ROOT_CERT, _cert_pem(root))
-    _write(folder / SIGN_CERT, _cert_pem(signer) + _cert_pem(root))
+    _write(folder / SIGN_CERT, _cert_pem(signer) + _cert_pem(root))  # last: its presence means complete
     return folder
 
 
@@ -79,12 +80,32 @@ def load_signing_keys(create: bool = True) -> SigningKeys:
             raise InputError("set both HANEUL_SIGN_CERT and HANEUL_SIGN_KEY (PEM files), or neither")
         return SigningKeys(_read(cert_env), _read(key_env), alg, "HANEUL_SIGN_CERT")
     folder = keys_dir()
-    if not (folder / SIGN_CERT).is_file() or not (folder / SIGN_KEY).is_file():
+    if not _complete(folder):
         if not create:
             raise InputError(f"no signing keys in {str(folder)!r}; run `haneul keys init`")
-        init_keys(folder, force=True)
-        _announce(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with _locked(folder / ".lock"):  # several server workers may sign their first output at once
+            if not _complete(folder):
+                init_keys(folder, force=True)
+                _announce(folder)
     return SigningKeys(_read(folder / SIGN_CERT), _read(folder / SIGN_KEY), "es256", str(folder))
+
+
+def _complete(folder: Path) -> bool:
+    # init_keys writes signer.pem last, so once it exists the other files do too
+    return (folder / SIGN_CERT).is_file() and (folder / SIGN_KEY).is_file()
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    with open(path, "w") as f:
+        try:
+            import fcntl
+
+            fcntl.flock(f, fcntl.LOCK_EX)
+        except ImportError:  # no flock (Windows): creation races are then possible but harmless to try
+            pass
+        yield
 
 
 def trust_anchors() -> str:
