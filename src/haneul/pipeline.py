@@ -69,6 +69,9 @@ class ModelSpec:
     guidance: float = 4.0
     sampler: str = "euler"
     default_seconds: float = 2.0
+    # Built-in prompt expander (haneul.prompting): "world" for models trained on the procedural world's
+    # detailed captions; "" = none (prompts reach the model as typed, unless an LLM expander is set).
+    expander: str = ""
 
     @classmethod
     def from_json(cls, data: dict) -> ModelSpec:
@@ -124,6 +127,9 @@ class Pipeline:
         self.spec = spec
         self.card = card
         self.device = torch.device(device)
+        from haneul.prompting import model_expander
+
+        self.expander = model_expander(spec)  # anything with .expand(prompt, seed, ...); None: no expansion
 
     # ---- loading and saving -------------------------------------------------------------------
 
@@ -245,8 +251,12 @@ class Pipeline:
         init_video: np.ndarray | None = None,
         strength: float = 0.6,
         progress: ProgressFn | None = None,
+        expand: bool = True,
     ) -> GeneratedVideo:
         """Generate one video. Videos longer than the model's window are made window by window.
+
+        expand: rewrite the prompt into the detailed caption the model was trained on (`self.expander`);
+        the caption is returned in GeneratedVideo.caption and metadata["expansion"].
 
         conditions: frames given at output positions (image-to-video, keyframes, extension, loop, join).
         init_video: (F, H, W, 3) uint8 frames to re-render from `prompt` (SDEdit); strength 0 keeps the
@@ -260,6 +270,11 @@ class Pipeline:
         )
         check_prompt(request["prompt"])
         caption = request["prompt"]
+        if expand and self.expander is not None:  # recaptioning: the caption is moderated too
+            shape = {k: request[k] for k in ("width", "height", "num_frames", "fps")}
+            expansion = self.expander.expand(caption, seed=seed, **shape)
+            check_prompt(expansion.caption)
+            caption, request["expansion"] = expansion.caption, expansion.to_dict()
         width, height, num_frames, fps = (
             request["width"],
             request["height"],
@@ -327,6 +342,8 @@ class Pipeline:
                 },
                 "negative_prompt": negative_prompt,
                 "mode": mode,
+                "caption": caption,
+                "expansion": request.get("expansion"),
             },
         )
 
