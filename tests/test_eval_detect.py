@@ -48,13 +48,19 @@ def test_shapes_drawn_with_opencv():
     cv2.circle(frame, (30, 40), 12, vocab.COLOURS["blue"], -1, cv2.LINE_AA)
     cv2.rectangle(frame, (70, 20), (95, 45), vocab.COLOURS["red"], -1)
     cv2.circle(frame, (40, 95), 14, vocab.COLOURS["green"], 6, cv2.LINE_AA)  # a ring
-    star = [(95 + r * np.cos(a), 95 + r * np.sin(a)) for k in range(10) for a, r in [(-np.pi / 2 + k * np.pi / 5, 16 if k % 2 == 0 else 7)]]
+    star = [
+        (95 + r * np.cos(a), 95 + r * np.sin(a))
+        for k in range(10)
+        for a, r in [(-np.pi / 2 + k * np.pi / 5, 16 if k % 2 == 0 else 7)]
+    ]
     cv2.fillPoly(frame, [np.round(np.array(star)).astype(np.int32)], vocab.COLOURS["yellow"], cv2.LINE_AA)
     light, [dets] = _detections(frame[None])
     assert light.background == "white"
     found = {d.colour: d for d in dets}
     assert set(found) == {"blue", "red", "green", "yellow"}
-    assert found["blue"].kind == "ball" and abs(found["blue"].x - 30) < 0.5 and abs(found["blue"].y - 40) < 0.5
+    assert (
+        found["blue"].kind == "ball" and abs(found["blue"].x - 30) < 0.5 and abs(found["blue"].y - 40) < 0.5
+    )
     assert found["red"].kind == "box" and abs(found["red"].x - 82.5) < 0.5
     assert found["green"].kind == "ring"
     assert found["yellow"].kind == "star"

@@ -19,7 +19,10 @@ def _object(path, visible=None, event="bounce"):
 
 def _chain(path, frames=None):
     frames = range(len(path)) if frames is None else frames
-    dets = [Detection(int(f), float(path[f][0]), float(path[f][1]), (0, 0, 1, 1), 300.0, "red", "ball") for f in frames]
+    dets = [
+        Detection(int(f), float(path[f][0]), float(path[f][1]), (0, 0, 1, 1), 300.0, "red", "ball")
+        for f in frames
+    ]
     return Chain([Track(0, dets)])
 
 

@@ -5,7 +5,15 @@ from haneul.eval.track import Detection, track_objects
 
 
 def _det(frame, x, y, colour, kind="ball", area=300.0):
-    return Detection(frame=frame, x=x, y=y, box=(int(x) - 8, int(y) - 8, int(x) + 8, int(y) + 8), area=area, colour=colour, kind=kind)
+    return Detection(
+        frame=frame,
+        x=x,
+        y=y,
+        box=(int(x) - 8, int(y) - 8, int(x) + 8, int(y) + 8),
+        area=area,
+        colour=colour,
+        kind=kind,
+    )
 
 
 def test_crossing_objects_keep_their_identity():
@@ -23,7 +31,9 @@ def test_object_coming_out_from_behind_joins_its_track():
 
 
 def test_another_colour_coming_out_is_another_object():
-    frames = [[_det(f, 10 + 4 * f, 60, "red" if f < 8 else "green")] if not 8 <= f < 14 else [] for f in range(24)]
+    frames = [
+        [_det(f, 10 + 4 * f, 60, "red" if f < 8 else "green")] if not 8 <= f < 14 else [] for f in range(24)
+    ]
     tracks = track_objects(frames, 128, 128)
     assert sorted(t.colour for t in tracks) == ["green", "red"]
     assert len(build_chains(tracks)) == 2

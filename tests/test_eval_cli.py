@@ -1,0 +1,105 @@
+"""`haneul eval world` end to end: world-rendered MP4s in, results.json and a self-contained report out;
+a tiny model generating the videos first; bad input as one line and exit code 2."""
+
+import json
+import re
+
+from typer.testing import CliRunner
+
+from haneul.cli import app
+
+runner = CliRunner()
+PROMPTS = [
+    ("a red ball bounces on green grass", 1),
+    ("a blue star moves to the right slowly", 2),
+    ("a yellow box passes behind a tree", 3),
+]
+
+
+def test_scores_a_folder_of_world_videos(tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    lines = []
+    for k, (prompt, seed) in enumerate(PROMPTS):
+        result = runner.invoke(
+            app,
+            [
+                "world",
+                "render",
+                prompt,
+                "-o",
+                str(videos / f"v{k}.mp4"),
+                "--size",
+                "128x128",
+                "--seconds",
+                "4",
+                "--seed",
+                str(seed),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        lines.append(json.dumps({"file": f"v{k}.mp4", "prompt": prompt, "seed": seed}))
+    (videos / "list.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["eval", "world", str(videos), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "results.json").read_text())
+    assert [v["id"] for v in data["videos"]] == ["v0", "v1", "v2"]
+    assert data["summary"]["overall"]["mean"] >= 0.95
+    by_id = {v["id"]: v["scores"] for v in data["videos"]}
+    assert by_id["v0"]["gravity"] >= 0.95 and by_id["v0"]["permanence"] is None  # null, not 1.0
+    assert by_id["v2"]["permanence"] >= 0.95 and by_id["v2"]["gravity"] is None
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 * len(PROMPTS)  # contact sheet + trajectories each
+    assert not re.search(r"(src|href)=\"(https?:)?//", page)  # self-contained
+
+
+def test_generates_with_a_model_then_scores(tmp_path, tiny_model_dir):
+    prompts = tmp_path / "prompts.jsonl"
+    rows = [
+        {
+            "id": "t0",
+            "prompt": "a red ball bounces",
+            "seed": 0,
+            "width": 64,
+            "height": 64,
+            "seconds": 1.0,
+            "fps": 8.0,
+        }
+    ]
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    args = [
+        "eval",
+        "world",
+        "--model",
+        str(tiny_model_dir),
+        "--prompts",
+        str(prompts),
+        "--steps",
+        "2",
+        "--out",
+        str(out),
+        "--no-report",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (out / "videos" / "t0.mp4").is_file() and (out / "videos" / "videos.jsonl").is_file()
+    data = json.loads((out / "results.json").read_text())
+    scores = data["videos"][0]["scores"]
+    assert set(scores) >= {"colour", "gravity", "overall"} and 0.0 <= scores["overall"] <= 1.0
+    assert not (out / "report.html").exists()
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    result = runner.invoke(app, ["eval", "world", str(tmp_path / "missing.jsonl")])
+    assert result.exit_code == 2 and "neither a JSONL file nor a folder" in result.output
+    listing = tmp_path / "list.jsonl"
+    listing.write_text(json.dumps({"file": "nope.mp4", "prompt": "a red ball"}) + "\n")
+    result = runner.invoke(app, ["eval", "world", str(listing)])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    listing.write_text(json.dumps({"file": "x.mp4"}) + "\n")
+    result = runner.invoke(app, ["eval", "world", str(listing)])
+    assert result.exit_code == 2 and "'file' and 'prompt'" in result.output
+    result = runner.invoke(app, ["eval", "world"])
+    assert result.exit_code == 2 and "--model" in result.output
