@@ -31,11 +31,11 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from haneul.errors import InputError, ModerationBlocked
-from haneul.safety.moderation import check_prompt
 from haneul.serve import schemas
 from haneul.serve.config import ServeConfig
 from haneul.serve.media import check_image, check_video, closest_size, write_bytes_atomic
 from haneul.serve.models import ServedModel, resolve_name
+from haneul.serve.prompt_check import PromptChecker
 from haneul.serve.store import CHARACTER_ID, VIDEO_ID, Character, Job, JobStore, new_id
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -90,6 +90,12 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         description="OpenAI-compatible Videos API (client.videos of the openai SDK), served by haneul.",
     )
     app.state.store = store
+    checker = PromptChecker()
+    app.router.on_shutdown.append(checker.close)
+
+    async def check_prompt(prompt: str) -> None:
+        await run_in_threadpool(checker.check, prompt)
+
     install_error_handlers(app)
 
     def owner(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> str:
@@ -127,7 +133,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
             seconds = parse_seconds(fields.get("seconds", "4"), config, "seconds")
         reference = await read_reference(fields, files, config)
         for p in [prompt] + [s["prompt"] for s in shots]:
-            check_prompt(p)
+            await check_prompt(p)
         job = new_job(
             who, "storyboard" if shots else "create", model, prompt, (width, height), seconds, params
         )
@@ -145,7 +151,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         source = await run_in_threadpool(completed_source, video_id, who, "video_id")
         fields, _ = await read_body(request, config)
         prompt = text(fields, "prompt")
-        check_prompt(prompt)
+        await check_prompt(prompt)
         model = resolve_name(source.model, served)
         size = tuple(int(v) for v in source.size.split("x"))
         params = {"seed": parse_seed(fields), "source": {"id": source.id}}
@@ -163,7 +169,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         fields, files = await read_body(request, config)
         prompt = text(fields, "prompt")
         source, upload, size, seconds = await read_source(fields, files, who)
-        check_prompt(prompt)
+        await check_prompt(prompt)
         model = resolve_name(source.model if source else None, served)
         size = size or closest_size(*upload[1], model.sizes)
         params = {
@@ -184,7 +190,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         prompt = text(fields, "prompt")
         added = parse_seconds(fields.get("seconds"), config, "seconds")
         source, upload, size, seconds = await read_source(fields, files, who)
-        check_prompt(prompt)
+        await check_prompt(prompt)
         model = resolve_name(source.model if source else None, served)
         size = size or closest_size(*upload[1], model.sizes)
         params = {
@@ -387,7 +393,7 @@ async def read_body(request: Request, config: ServeConfig) -> tuple[dict, dict[s
     """JSON or multipart body -> (fields, files). Multipart keys like `video[id]` become nested dicts."""
     cap = int(config.max_upload_mb * 1024 * 1024)
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > cap + 1024 * 1024:
+    if length.isdigit() and int(length) > cap + 65536:  # room for the multipart framing
         raise ApiError(
             413,
             f"request body is {int(length)} bytes; uploads are limited to {config.max_upload_mb:g} MB",

@@ -81,7 +81,7 @@ def serve(
             max_active_jobs=max_active_jobs, max_upload_mb=max_upload_mb, max_seconds=max_seconds,
             poll_after_ms=poll_after_ms,
         )  # fmt: skip
-        served = load_served_models(config.models, data_dir)
+        served = load_served_models(config.models)
         store = JobStore(config.db_url, stale_after=stale_after)
     except InputError as e:
         fail(str(e))
@@ -137,6 +137,11 @@ def worker(
         parent_pid=parent_pid,
     )
     runner.install_signal_handlers()
+    try:
+        for name in config.models:  # load now, so the first job does not wait and bad models fail here
+            runner.pipeline(name)
+    except InputError as e:
+        fail(str(e))
     typer.echo(f"haneul worker {runner.worker_id}: waiting for jobs in {config.db_url}")
     done = runner.run(max_jobs=max_jobs)
     typer.echo(f"haneul worker {runner.worker_id}: stopped after {done} job(s)")

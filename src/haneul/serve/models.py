@@ -41,8 +41,11 @@ class ServedModel:
 
 
 def parse_model_map(specs: list[str]) -> dict[str, str]:
-    """`["sora-2=/models/a", "sora-2-pro=/models/b"]` -> {api name: model dir}; unnamed ones use DEFAULT."""
-    mapping = dict.fromkeys(API_MODELS, DEFAULT)
+    """`["sora-2=/models/a", "sora-2-pro=/models/b"]` -> {api name: model dir}.
+
+    With no specs, sora-2 and sora-2-pro both serve the bundled model; with specs, exactly those names.
+    """
+    mapping = {} if specs else dict.fromkeys(API_MODELS, DEFAULT)
     for spec in specs:
         name, sep, folder = spec.partition("=")
         if not sep or not name or not folder:
@@ -78,8 +81,14 @@ def model_info_json(model_dir: str) -> dict:
     }
 
 
-def load_served_models(mapping: dict[str, str], cache_dir: Path) -> dict[str, ServedModel]:
-    """Describe every mapped model, each distinct directory read once by a child process."""
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "haneul"
+
+
+def load_served_models(mapping: dict[str, str], cache_dir: Path | None = None) -> dict[str, ServedModel]:
+    """Describe every mapped model, each distinct directory read once by a child process (then cached)."""
+    cache_dir = cache_dir or default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
     described: dict[str, dict] = {}
     served = {}
     for api_name, folder in mapping.items():
@@ -101,7 +110,7 @@ def load_served_models(mapping: dict[str, str], cache_dir: Path) -> dict[str, Se
 def _describe(folder: str, cache_dir: Path) -> dict:
     """Model info from the cache if the model directory has not changed since, else from a child process."""
     key = folder if folder == DEFAULT else str(Path(folder).resolve())
-    cache = cache_dir / "model_info.json"
+    cache = cache_dir / "serve-model-info.json"
     entries = json.loads(cache.read_text()) if cache.exists() else {}
     entry = entries.get(key)
     if entry is not None and entry.get("stamp") == _stamp(entry["info"]["model_dir"]):
@@ -125,4 +134,8 @@ def _stamp(folder: str) -> list:
     path = Path(folder)
     if not path.is_dir():
         return []
-    return sorted([p.name, p.stat().st_mtime_ns, p.stat().st_size] for p in path.iterdir() if p.is_file())
+    return sorted(
+        [str(p.relative_to(path)), p.stat().st_mtime_ns, p.stat().st_size]
+        for p in path.rglob("*")
+        if p.is_file()
+    )

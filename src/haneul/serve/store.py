@@ -230,7 +230,7 @@ class JobStore:
                 .values(status="queued", worker_id=None, claim_token=None, progress=0)
             )
 
-    def _update_mine(self, job_id: str, worker_id: str, **values) -> bool:
+    def _update_mine(self, job_id: str, worker_id: str, values: dict) -> bool:
         """Update a job this worker still owns; False if it was deleted or taken away meanwhile."""
         with self.sessions.begin() as s:
             result = s.execute(
@@ -241,34 +241,31 @@ class JobStore:
         return result.rowcount == 1
 
     def heartbeat(self, job_id: str, worker_id: str) -> bool:
-        return self._update_mine(job_id, worker_id, heartbeat_at=time.time())
+        return self._update_mine(job_id, worker_id, {"heartbeat_at": time.time()})
 
     def set_progress(self, job_id: str, worker_id: str, progress: int) -> bool:
-        return self._update_mine(job_id, worker_id, progress=progress, heartbeat_at=time.time())
+        return self._update_mine(job_id, worker_id, {"progress": progress, "heartbeat_at": time.time()})
 
     def complete(self, job_id: str, worker_id: str) -> bool:
-        return self._update_mine(
-            job_id, worker_id, status="completed", progress=100, completed_at=time.time()
-        )
+        done = {"status": "completed", "progress": 100, "completed_at": time.time()}
+        return self._update_mine(job_id, worker_id, done)
 
     def release(self, job_id: str, worker_id: str) -> bool:
         """Give a job back to the queue (the worker is shutting down); this claim does not count."""
-        return self._update_mine(
-            job_id,
-            worker_id,
-            status="queued",
-            worker_id=None,
-            claim_token=None,
-            progress=0,
-            attempts=Job.attempts - 1,
-        )
+        back = {
+            "status": "queued",
+            "worker_id": None,
+            "claim_token": None,
+            "progress": 0,
+            "attempts": Job.attempts - 1,
+        }
+        return self._update_mine(job_id, worker_id, back)
 
     def fail(self, job_id: str, worker_id: str, code: str, message: str) -> bool:
-        return self._update_mine(
-            job_id,
-            worker_id,
-            status="failed",
-            error_code=code,
-            error_message=message,
-            completed_at=time.time(),
-        )
+        failed = {
+            "status": "failed",
+            "error_code": code,
+            "error_message": message,
+            "completed_at": time.time(),
+        }
+        return self._update_mine(job_id, worker_id, failed)

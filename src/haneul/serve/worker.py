@@ -181,7 +181,8 @@ class Worker:
             prompt, seconds=(overlap + seconds * fps) / fps, seed=seed,
             conditions=[FrameCondition(frames=frames[-overlap:], frame_index=0)], progress=progress, **common,
         )  # fmt: skip
-        return np.concatenate([frames, video.frames[overlap:]]), video
+        added = round(seconds * fps)  # the model rounds frame counts up to its grid: keep exactly these
+        return np.concatenate([frames, video.frames[overlap : overlap + added]]), video
 
     def source_frames(self, job: Job, width: int, height: int, fps: float) -> np.ndarray:
         """The frames of the video a remix, edit or extension starts from, at the job's size and fps."""

@@ -1,0 +1,122 @@
+"""Load on the Videos API while the workers are busy: clients submit jobs concurrently and poll them to
+completion through the `openai` SDK, against a real `haneul serve` (API process, no local worker) and
+separate `haneul worker` processes running the real pipeline with a tiny random model.
+
+    python bench/api_load.py                     # 10 clients x 5 jobs, 2 workers, SQLite
+    python bench/api_load.py --postgres          # the same against a throwaway PostgreSQL
+
+Last line: jobs=50 failed=0 lost=0 api_p50_ms=... api_p95_ms=... jobs_per_min=...
+`api_*_ms` is the client-side latency of every API call (create and retrieve), measured while the
+workers generate; `lost` counts jobs that vanished or never finished before the deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+
+from openai import OpenAI
+
+from haneul.serve.testing import Postgres, start_api, start_worker, tiny_model_dir
+
+warnings.simplefilter("ignore", DeprecationWarning)  # the SDK marks client.videos deprecated
+
+
+def run_client(url: str, key: str, jobs: int, args, latencies: list[float], results: dict) -> None:
+    client = OpenAI(base_url=url, api_key=key, max_retries=0, timeout=30)
+
+    def timed(call, *a, **kw):
+        start = time.perf_counter()
+        try:
+            return call(*a, **kw)
+        finally:
+            latencies.append((time.perf_counter() - start) * 1000)
+
+    ids = []
+    for i in range(jobs):
+        video = timed(
+            client.videos.create, prompt=f"a red ball bounces, take {i}", size=args.size, seconds=args.seconds
+        )
+        ids.append(video.id)
+    pending = set(ids)
+    deadline = time.monotonic() + args.timeout
+    while pending and time.monotonic() < deadline:
+        for video_id in sorted(pending):
+            try:
+                video = timed(client.videos.retrieve, video_id)
+            except Exception as e:  # a 404 here would be a lost job
+                results[video_id] = f"error: {e}"
+                pending.discard(video_id)
+                continue
+            if video.status in ("completed", "failed"):
+                results[video_id] = video.status
+                pending.discard(video_id)
+        time.sleep(args.poll)
+    for video_id in pending:
+        results[video_id] = "unfinished"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--jobs", type=int, default=50, help="total, split evenly over the clients")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (separate from the API)")
+    parser.add_argument("--size", default="64x64")
+    parser.add_argument("--seconds", default="1")
+    parser.add_argument("--poll", type=float, default=0.25, help="seconds between a client's polling rounds")
+    parser.add_argument("--timeout", type=float, default=1200.0)
+    parser.add_argument(
+        "--postgres", action="store_true", help="use a throwaway PostgreSQL instead of SQLite"
+    )
+    args = parser.parse_args()
+
+    base = Path(tempfile.mkdtemp(prefix="haneul-api-load-"))
+    model = tiny_model_dir(base)
+    models = [f"sora-2={model}"]
+    keys = [f"sk-bench-{i:02d}-0123456789abcdef" for i in range(args.clients)]
+    pg = Postgres().start() if args.postgres else None
+    db_url = pg.url if pg else ""
+    api, url = start_api(base / "data", keys, models, db_url=db_url, extra=["--rate-limit", "100000"])
+    workers = [
+        start_worker(base / "data", models, db_url, extra=["--nice", "10"]) for _ in range(args.workers)
+    ]
+    try:
+        latencies: list[float] = []
+        results: dict[str, str] = {}
+        per_client = [args.jobs // args.clients + (i < args.jobs % args.clients) for i in range(args.clients)]
+        threads = [
+            threading.Thread(target=run_client, args=(url, key, n, args, latencies, results))
+            for key, n in zip(keys, per_client)
+        ]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - start
+    finally:
+        for proc in [api, *workers]:
+            proc.stop()
+        if pg:
+            pg.stop()
+    failed = sum(1 for r in results.values() if r == "failed")
+    lost = args.jobs - sum(1 for r in results.values() if r in ("completed", "failed"))
+    cuts = statistics.quantiles(latencies, n=100)
+    print(
+        f"db={'postgresql' if pg else 'sqlite'} workers={args.workers} clients={args.clients} requests={len(latencies)} wall_s={wall:.1f}"
+    )
+    print(
+        f"jobs={args.jobs} failed={failed} lost={lost} api_p50_ms={cuts[49]:.1f} api_p95_ms={cuts[94]:.1f} "
+        f"jobs_per_min={args.jobs / wall * 60:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The job store on SQLite and on a real PostgreSQL: exclusive claims under concurrency, dead workers'
+jobs re-queued then failed with a reason, ownership checks, stable pagination."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from haneul.serve.store import Job, JobStore, new_id
+from haneul.serve.testing import Postgres, postgres_binaries
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    if postgres_binaries() is None:
+        pytest.skip("PostgreSQL binaries absent (apt-get install postgresql)")
+    with Postgres() as pg:
+        yield pg
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'jobs.db'}"
+    pg = request.getfixturevalue("postgres")
+    name = f"t{new_id('db')[3:19]}"
+    store = JobStore(pg.url)  # a fresh database per test
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    store.engine.dispose()
+    return pg.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def add_jobs(store: JobStore, count: int, owner: str = "alice", created_at: float | None = None) -> list[str]:
+    ids = []
+    for i in range(count):
+        job = Job(
+            id=new_id("video"), owner=owner, kind="create", status="queued", progress=0, model="sora-2",
+            prompt=f"p{i}", size="64x64", seconds="1", params="{}",
+            created_at=created_at if created_at is not None else time.time() + i * 1e-3, attempts=0,
+        )  # fmt: skip
+        ids.append(store.add(job).id)
+    return ids
+
+
+def test_concurrent_claims_are_exclusive(url):
+    store = JobStore(url)
+    ids = add_jobs(store, 40)
+    claimed: list[tuple[str, str]] = []
+
+    def work(name: str) -> None:
+        mine = JobStore(url)  # each worker its own engine, like separate processes
+        while (job := mine.claim(name)) is not None:
+            claimed.append((job.id, name))
+            assert mine.complete(job.id, name)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(6)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(i for i, _ in claimed) == sorted(ids)  # every job exactly once
+    assert {store.get(i).status for i in ids} == {"completed"}
+
+
+def test_dead_workers_job_is_requeued_then_failed_with_reason(url):
+    store = JobStore(url, stale_after=0.2, max_attempts=2)
+    (job_id,) = add_jobs(store, 1)
+    assert store.claim("w1").id == job_id
+    assert store.claim("w2") is None  # still fresh: nobody else gets it
+    time.sleep(0.3)  # w1 "died": no heartbeat
+    job = store.claim("w2")
+    assert (job.id, job.attempts, job.worker_id) == (job_id, 2, "w2")
+    assert not store.complete(job_id, "w1")  # the dead worker's late answer is ignored
+    time.sleep(0.3)  # w2 dies too: that was the last attempt
+    assert store.claim("w3") is None
+    failed = store.get(job_id)
+    assert (failed.status, failed.error_code) == ("failed", "worker_lost")
+    assert "2 times" in failed.error_message
+
+
+def test_heartbeat_keeps_a_job_and_release_does_not_count(url):
+    store = JobStore(url, stale_after=0.3)
+    (job_id,) = add_jobs(store, 1)
+    store.claim("w1")
+    for _ in range(4):
+        time.sleep(0.1)
+        assert store.heartbeat(job_id, "w1")
+    assert store.claim("w2") is None
+    assert store.release(job_id, "w1")
+    job = store.claim("w2")
+    assert (job.id, job.attempts) == (job_id, 1)
+
+
+def test_deleted_job_is_gone_for_its_worker(url):
+    store = JobStore(url)
+    (job_id,) = add_jobs(store, 1)
+    store.claim("w1")
+    assert not store.delete(job_id, "mallory")  # not the owner
+    assert store.delete(job_id, "alice")
+    assert not store.set_progress(job_id, "w1", 50)
+    assert not store.complete(job_id, "w1")
+
+
+def test_pagination_is_stable_with_equal_timestamps(url):
+    store = JobStore(url)
+    ids = sorted(add_jobs(store, 7, created_at=1000.0))  # ties break by id
+    add_jobs(store, 3, owner="bob")
+    pages, after = [], None
+    while True:
+        page = store.list("alice", after, 3, "asc")
+        pages.append([j.id for j in page.jobs])
+        if not page.has_more:
+            break
+        after = page.jobs[-1].id
+    assert sum(pages, []) == ids and [len(p) for p in pages] == [3, 3, 1]
+    assert [j.id for j in store.list("alice", None, 10, "desc").jobs] == ids[::-1]
+    assert store.list("alice", new_id("video"), 3, "asc") is None
+    assert store.count_active("alice") == 7
