@@ -15,6 +15,7 @@ import numpy as np
 import typer
 
 from haneul.errors import InputError, ModerationBlocked
+from haneul.prompting.cli import ExpanderModel, ExpanderUrl
 from haneul.video_io import check_output_path
 
 EXIT_INPUT = 2
@@ -207,9 +208,15 @@ def generate(
     cpu_offload: CpuOffload = False,
     vae_tiling: VaeTiling = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    expand: Annotated[
+        bool, typer.Option(help="Rewrite the prompt into the detailed caption the model was trained on.")
+    ] = True,
+    expander_url: ExpanderUrl = None,
+    expander_model: ExpanderModel = "default",
 ) -> None:
     """Generate a video from a text prompt (and optionally an image or video prompt); write MP4 or PNG."""
     from haneul import modes
+    from haneul.prompting.llm import configure_expander
 
     with user_errors():
         output = output or default_output(prompt)
@@ -249,6 +256,7 @@ def generate(
             "keyframes": [(read_media(p), t) for p, t in map(parse_keyframe, keyframe or [])],
         }
         pipe = load(model, device, dtype, cpu_offload, vae_tiling)
+        configure_expander(pipe, expand, expander_url, expander_model)
         for what, frames in [
             ("image", inputs["image"]),
             ("video", inputs["extend"]),
@@ -292,6 +300,9 @@ def generate(
                 video = pipe.generate(prompt, **timing, **common)
         sources = [image, extend, edit, *(parse_keyframe(k)[0] for k in keyframe or [])]
         save_output(video, output, ingredients=sources, visible_watermark=visible_watermark)
+    for warning in (video.metadata.get("expansion") or {}).get("warnings", []):
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(f"caption: {video.caption}", err=True)
     f, h, w = video.frames.shape[:3]
     typer.echo(f"wrote {output} ({w}x{h}, {f} frames at {video.fps:g} fps, seed {video.seed})")
 

@@ -143,3 +143,12 @@ class ChatExpander:
         out = self.fallback.expand(prompt, seed, *shape)
         out.warnings.insert(0, f"expander endpoint failed ({error}); used the built-in expander instead")
         return out
+
+
+def configure_expander(pipe, expand: bool = True, url: str | None = None, model: str = "default") -> None:
+    """Set `pipe.expander` for a run: none (expand=False), the model's own, or a chat endpoint in front of it."""
+    if not expand:
+        pipe.expander = None
+    elif url:
+        card = getattr(pipe, "card", "")
+        pipe.expander = ChatExpander(url, model, card=card, fallback=getattr(pipe, "expander", None))
