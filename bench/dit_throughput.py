@@ -137,7 +137,11 @@ def main() -> None:
     parser.add_argument(
         "--compile", action="store_true", help="torch.compile our model (measures compile time)"
     )
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
 
     torch.manual_seed(0)
     config = dit_config(args.preset)

@@ -75,17 +75,19 @@ def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
     """Softmax attention of q (B, H, N, hd) over k, v (B, H, L, hd); mask broadcastable to (B, H, N, L),
     True = attend. q must already carry the 1/sqrt(hd) scale.
 
-    On the CPU, plain matmuls with an fp32 softmax are ~2x faster than F.scaled_dot_product_attention's flash
-    kernel at our sizes (measured fwd+bwd at 8x6x320x64 bf16: 12-15 ms vs 23 ms; text keys L=64: 3 ms vs
-    9.5 ms), because the two score matmuls run as large bf16 GEMMs. The score matrix costs memory, so
-    beyond 4M scores per head (and on GPUs) SDPA's memory-efficient kernels are used instead.
+    On the CPU, two plain bf16 matmuls around a bf16 softmax (the kernel accumulates in fp32) beat
+    F.scaled_dot_product_attention's flash kernel at our sizes, and an fp32 softmax too, whose two casts of
+    the score matrix cost more than the softmax itself. Measured on one thread, (8, 5, 320, 64) bf16
+    fwd+bwd: self-attention 64 ms (fp32 softmax 99, SDPA 148); text keys L=64: 3.1 ms (SDPA 58); inference
+    (2, 5, 576, 64) forward: 17 ms (fp32 softmax 28, SDPA 33). The score matrix costs memory, so beyond 4M
+    scores per head (and on GPUs) SDPA's memory-efficient kernels are used instead.
     """
     if q.device.type != "cpu" or q.shape[-2] * k.shape[-2] > 2**22:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0)
     scores = q @ k.transpose(-1, -2)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
-    return torch.softmax(scores, dim=-1, dtype=torch.float32).to(v.dtype) @ v
+    return torch.softmax(scores, dim=-1) @ v
 
 
 def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
