@@ -93,7 +93,7 @@ def main() -> None:
         per_client = [args.jobs // args.clients + (i < args.jobs % args.clients) for i in range(args.clients)]
         threads = [
             threading.Thread(target=run_client, args=(url, key, n, args, latencies, results))
-            for key, n in zip(keys, per_client)
+            for key, n in zip(keys, per_client, strict=True)
         ]
         start = time.perf_counter()
         for t in threads:

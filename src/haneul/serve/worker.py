@@ -158,7 +158,7 @@ class Worker:
         source = self.source_frames(job, width, height, fps)
         if job.kind in ("remix", "edit"):
             video = pipe.generate(
-                job.prompt, seconds=len(source) / fps, seed=seed, init_video=source, strength=EDIT_STRENGTH,
+                job.prompt, seconds=max(len(source) - 1, 1) / fps, seed=seed, init_video=source, strength=EDIT_STRENGTH,
                 progress=self.progress_fn(job, 2, 88), **common,
             )  # fmt: skip
             return video.frames, fps, video
@@ -173,12 +173,15 @@ class Worker:
     def extend(
         self, pipe, frames: np.ndarray, prompt: str, seconds: int, fps: float, seed: int, progress, common
     ):
-        """`frames` followed by `seconds` of new video that continues their last frames."""
+        """`frames` followed by `seconds` of new video that continues their last frames.
+
+        (The pipeline counts `seconds * fps` frames after the first, rounded up to its frame grid.)
+        """
         from haneul.conditioning import FrameCondition
 
         overlap = min(EXTEND_OVERLAP, len(frames))
         video = pipe.generate(
-            prompt, seconds=(overlap + seconds * fps) / fps, seed=seed,
+            prompt, seconds=(overlap + seconds * fps - 1) / fps, seed=seed,
             conditions=[FrameCondition(frames=frames[-overlap:], frame_index=0)], progress=progress, **common,
         )  # fmt: skip
         added = round(seconds * fps)  # the model rounds frame counts up to its grid: keep exactly these

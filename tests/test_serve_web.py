@@ -1,0 +1,92 @@
+"""The web page end to end in a real browser (Debian's chromium, driven by Playwright): submit a prompt,
+watch its progress, play the finished video, then remix and extend it; a screenshot is saved."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from haneul.serve.testing import start_api, tiny_model_dir
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+KEY = "sk-web-0123456789abcdef"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium absent (apt-get install chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    model = tiny_model_dir(tmp_path_factory.getbasetemp())
+    data = tmp_path_factory.mktemp("serve-web")
+    extra = ["--num-steps", "40", "--rate-limit", "100000", "--max-seconds", "4"]
+    proc, url = start_api(data, [KEY], [f"sora-2={model}"], workers=1, extra=extra)
+    yield url.removesuffix("/v1")
+    proc.stop()
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        yield page
+        browser.close()
+        assert not errors, errors
+
+
+def test_prompt_progress_play_remix_extend(server, page, tmp_path):
+    page.goto(f"{server}/#key={KEY}")
+    page.wait_for_selector("#status:has-text('ready')")
+    assert KEY not in page.url  # the key leaves the address bar
+    page.fill("#prompt", "a red ball bounces on green grass")
+    page.select_option("#size", "96x64")
+    page.select_option("#seconds", "2")
+    page.fill("#seed", "7")
+    page.click("#generate")
+
+    # live progress: the job row moves through in_progress with a rising percentage
+    page.wait_for_selector("#jobs tbody tr.in_progress", timeout=180_000)
+    page.wait_for_function(
+        "() => { const p = document.querySelector('#jobs tbody tr.in_progress progress'); return p && p.value > 0; }",
+        timeout=180_000,
+    )
+    card = page.wait_for_selector("#gallery .card video", timeout=300_000)
+    played = page.evaluate(
+        """async () => {
+            const v = document.querySelector('#gallery .card video');
+            if (v.readyState < 1) await new Promise(r => v.addEventListener('loadedmetadata', r, {once: true}));
+            await v.play();
+            await new Promise(r => setTimeout(r, 600));
+            return {time: v.currentTime, width: v.videoWidth, height: v.videoHeight, duration: v.duration,
+                    error: v.error && v.error.code};
+        }"""
+    )
+    assert played["error"] is None and (played["width"], played["height"]) == (96, 64), played
+    assert played["time"] > 0 and played["duration"] > 1.5, played
+    assert card.is_visible()
+    shot = Path(os.environ.get("HANEUL_SCREENSHOT_DIR", tmp_path)) / "serve_web.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
+    # remix and extend from the finished video: two new jobs that also reach the gallery
+    page.fill("#gallery .card .remix-prompt", "the same ball, but blue")
+    page.click("#gallery .card .remix")
+    page.fill("#gallery .card .extend-prompt", "the ball rolls away")
+    page.click("#gallery .card .extend")
+    page.wait_for_function("() => document.querySelectorAll('#gallery .card').length === 3", timeout=300_000)
+    rows = page.eval_on_selector_all("#jobs tbody tr", "rows => rows.map(r => r.className)")
+    assert rows == ["completed"] * 3, rows
+    page.screenshot(path=str(shot.with_name("serve_web_gallery.png")), full_page=True)
