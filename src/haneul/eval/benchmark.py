@@ -91,8 +91,8 @@ def evaluate_video(
     start = time.perf_counter()
     num_frames, height, width = frames.shape[:3]
     exp = expect(prompt, seed, width, height, num_frames, fps)
-    light = estimate_light(frames)
-    # The occluder is part of the scene the prompt asks for; its colours are not object colours.
+    # The occluder is part of the scene the prompt asks for: its colours are neither backdrop nor objects.
+    light = estimate_light(frames, occluder=exp.shown.occluder)
     detections = detect_video(frames, light, exp.shown.occluder)
     tracks = track_objects(detections, width, height)
     match = match_objects(exp, tracks)

@@ -31,9 +31,11 @@ from haneul.world import vocab
 COLOUR_NAMES = list(vocab.COLOURS)
 PALETTE_LAB = np.stack([vocab.rgb_to_lab(c) for c in vocab.COLOURS.values()]).astype(np.float32)
 
-MATCH_DISTANCE = 20.0  # Lab distance within which a pixel takes an object colour (pairs are >= 39 apart)
+MATCH_DISTANCE = 20.0  # Lab distance within which a pixel surely has an object colour (pairs are >= 39 apart)
+WEAK_DISTANCE = 32.0  # ... and likely has it, if it touches sure pixels (compressed edges)
 MIN_AREA = 12  # pixels; smaller regions are stars in the night sky, grass blades, edge blends
 KERNEL = np.ones((3, 3), np.uint8)
+KIND_MIN_AREA = 60  # pixels; a smaller outline (a shrunk star, say) is too coarse to tell kinds apart
 BACKGROUND_CAP = 0.25  # per-pixel RGB error cap when scoring backdrops, so objects weigh little
 
 # Gains along the world's light path: day (s=0) -> dusk (s=1) -> night (s=2), as in sim._light.
@@ -116,14 +118,21 @@ class BackdropFit:
 
 
 def backdrop_fits(
-    frame: np.ndarray, names: tuple[str, ...] = tuple(PARTS), grid: int = 12
+    frame: np.ndarray, names: tuple[str, ...] = tuple(PARTS), grid: int = 12, occluder: str | None = None
 ) -> dict[str, BackdropFit]:
-    """How well each backdrop, under each light on the world's light path, explains one frame."""
+    """How well each backdrop, under each light on the world's light path, explains one frame.
+
+    An occluder's colours (it stands in front of every backdrop) explain pixels for all backdrops alike
+    but are not a part that must show."""
     pixels = _sample_pixels(frame, grid)
     gains = LIGHT_PATH.astype(np.float32)
+    extra = []
+    if occluder is not None:
+        cols = np.array(vocab.OCCLUDERS[occluder].colours, np.float32) / 255
+        extra = [(cols, cols)]
     out = {}
     for name in names:
-        parts = PARTS[name]
+        parts = PARTS[name] + extra
         # (N, G, P): distance of each pixel to each part under each gain, all gains at once.
         per_part = []
         for starts, ends in parts:
@@ -136,29 +145,32 @@ def backdrop_fits(
         k = int(np.argmin(errs))
         nearest = d[:, k].argmin(-1)
         covered = d[:, k].min(-1) < COVER_DISTANCE
-        cover = [float((covered & (nearest == p)).mean()) for p in range(len(parts))]
+        cover = [float((covered & (nearest == p)).mean()) for p in range(len(PARTS[name]))]
         out[name] = BackdropFit(float(errs[k]), k, min(cover) >= MIN_COVER)
     return out
 
 
-def estimate_light(frames: np.ndarray, samples: int = 3) -> SceneLight:
+def estimate_light(frames: np.ndarray, samples: int = 3, occluder: str | None = None) -> SceneLight:
     """The backdrop, from a few evenly spaced frames, then the light gain of every frame under it (each
     frame on its own: no assumption about how light changes over time, or about frame order).
 
     The video's backdrop is the one with the least error among those seen whole in some frame (so a
     plain sky is not taken for "grass" whose ground never shows). Per frame, every backdrop within a
     small margin of the best is consistent with it: a frame of sky alone fits sky, grass, sea, sand, snow.
+    `occluder`: the scene's occluder, if the prompt has one (its colours are not backdrop errors).
     """
     n = len(frames)
     idx = np.unique(np.linspace(0, n - 1, min(samples, n)).round().astype(int))
-    fits = [backdrop_fits(frames[i]) for i in idx]
+    fits = [backdrop_fits(frames[i], occluder=occluder) for i in idx]
     complete = {name: any(f[name].complete for f in fits) for name in PARTS}
     totals = {name: float(np.mean([f[name].error for f in fits])) for name in PARTS}
     best = min(PARTS, key=lambda k: totals[k] + (0.0 if complete[k] else 1.0))
-    gains = np.stack([LIGHT_PATH[backdrop_fits(f, (best,), grid=8)[best].gain] for f in frames])  # (F, 3)
+    gains = np.stack(
+        [LIGHT_PATH[backdrop_fits(f, (best,), 8, occluder)[best].gain] for f in frames]
+    )  # (F, 3)
     consistent = []
-    for f in fits:
-        least = min(fit.error for fit in f.values())
+    for f in fits:  # compared with backdrops seen whole: a ground never seen competes with nothing
+        least = min(fit.error for name, fit in f.items() if complete[name] or name == best)
         consistent.append(sorted(name for name, fit in f.items() if fit.error <= 1.5 * least + 0.01))
     return SceneLight(gains, best, consistent, complete, totals)
 
@@ -272,9 +284,13 @@ def colour_table(colours: tuple[str, ...], backdrop: str | None) -> ColourTable:
 class ColourTable:
     """The object colour of every RGB colour (quantised, light already undone) for one video's backdrop.
 
-    A lookup table makes segmentation one indexing operation per frame: entry = index into `colours`, or
-    255 for "not an object colour" (too far from every allowed colour, or nearer to the backdrop).
+    A lookup table makes segmentation one indexing operation per frame: entry = k (index into `colours`)
+    for a sure pixel of colour k (within MATCH_DISTANCE), k + WEAK for a likely one (within WEAK_DISTANCE:
+    edges softened by video compression), 255 for "not an object colour" (too far from every allowed
+    colour, or nearer to the backdrop). Likely pixels count only next to sure ones (hysteresis).
     """
+
+    WEAK = 64
 
     BITS = 5  # 32 levels per channel: quantisation moves a colour by about 3 Lab units at most
 
@@ -287,13 +303,15 @@ class ColourTable:
         palette = PALETTE_LAB[[COLOUR_NAMES.index(c) for c in colours]]
         d = np.sqrt(((lab[:, None, :] - palette[None]) ** 2).sum(-1))  # (q^3, K)
         label = d.argmin(1)
-        ok = d.min(1) < MATCH_DISTANCE
+        ok = np.ones(len(rgb), bool)
         if backdrop is not None:  # a colour nearer the backdrop than its object colour is backdrop
             own_rgb = np.array([vocab.COLOURS[c] for c in colours], np.float32)[label] / 255
             own = np.sqrt(((rgb - own_rgb) ** 2).sum(-1))
             starts, ends = SEGMENTS[backdrop]
-            ok &= own < _segment_distances(rgb, starts, ends).min(1)
-        self.table = np.where(ok, label, 255).astype(np.uint8)
+            ok = own < _segment_distances(rgb, starts, ends).min(1)
+        sure = ok & (d.min(1) < MATCH_DISTANCE)
+        likely = ok & (d.min(1) < WEAK_DISTANCE)
+        self.table = np.where(sure, label, np.where(likely, label + self.WEAK, 255)).astype(np.uint8)
 
     def labels(self, frame: np.ndarray, gain: np.ndarray) -> np.ndarray:
         """(H, W) uint8 object-colour index per pixel of a uint8 RGB frame lit with `gain`."""
@@ -320,12 +338,15 @@ def detect_frame(frame: np.ndarray, index: int, gain: np.ndarray, table: ColourT
     margin = max(2, round(0.02 * min(h, w)))
     dets = []
     present = np.bincount(labels.ravel(), minlength=256)
-    for k in np.nonzero(present[:255] >= MIN_AREA)[0]:
-        mask = (labels == k).astype(np.uint8)
+    for k in np.nonzero(present[: table.WEAK] >= MIN_AREA)[0]:
+        sure = (labels == k).astype(np.uint8)
+        # Regions of sure and likely pixels, closed: H.264 halves colour resolution and leaves soft edges,
+        # pinholes and notches that would change the outline.
+        mask = cv2.morphologyEx(sure | (labels == k + table.WEAK), cv2.MORPH_CLOSE, KERNEL)
         n, comp, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        # Blends at anti-aliased (and chroma-subsampled) edges can land near another object colour, in
-        # bands one or two pixels wide; a real object has a core that survives a 3x3 erosion.
-        core = np.bincount(comp[cv2.erode(mask, KERNEL) > 0], minlength=n)
+        # Blends at anti-aliased edges can land near another object colour, in bands one or two pixels
+        # wide; a real object has a core of sure pixels that survives a 3x3 erosion.
+        core = np.bincount(comp[cv2.erode(sure, KERNEL) > 0], minlength=n)
         keep = [c for c in range(1, n) if stats[c, 4] >= MIN_AREA and core[c] > 0]
         for group in _near_groups([stats[c, :4] for c in keep], margin):
             ids = [keep[g] for g in group]
@@ -364,7 +385,7 @@ def _detection(index, colour, comp, stats, cents, ids, size) -> Detection:
     x1, y1 = (stats[ids, 0] + stats[ids, 2]).max(), (stats[ids, 1] + stats[ids, 3]).max()
     centre = (cents[ids] * areas[:, None]).sum(0) / areas.sum()
     kind = "unknown"
-    if len(ids) == 1:
+    if len(ids) == 1 and areas.sum() >= KIND_MIN_AREA:
         region = (comp[y0:y1, x0:x1] == ids[0]).astype(np.uint8)
         shape = shape_features(np.pad(region, 1))
         kind = classify_shape(shape) if shape is not None else "unknown"

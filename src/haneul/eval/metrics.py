@@ -5,8 +5,9 @@ Each score turns one measured quantity into [0, 1] with `ramp(value, good, bad)`
 broken video measures (tests/test_eval_validity.py renders both). Distances are in units of the frame's
 shorter side, so scores do not depend on the resolution.
 
-- colour, kind: share of an object's detections with the stated colour / kind (missing object: 0).
-- count: distinct objects seen vs objects stated.
+- colour, kind: share of an object's detections with the stated colour / kind (missing object: 0);
+  kinds only from views where the whole outline shows.
+- count: objects seen together (in at least three frames) vs objects the world shows together.
 - relation: share of the opening frames where "a left_of b" (viewer's left) etc. holds.
 - direction: angle between the observed displacement and the world's, over the stretch where the world's
   object moves farthest from where it is first seen (before a collision turns it back).
@@ -16,7 +17,8 @@ shorter side, so scores do not depend on the resolution.
   its motion before the occluder predicts.
 - temporal: flicker (backdrop pixels that jump away from both neighbouring frames, frame brightness
   jitter) and identity (no teleporting, no blinking out in full view).
-- background: share of sampled frames whose best-explained backdrop is the stated one.
+- background: share of sampled frames that the stated backdrop explains about as well as any other, and
+  all its parts (sky and ground) seen somewhere.
 """
 
 from __future__ import annotations
@@ -83,7 +85,9 @@ def kind_score(exp: Expectation, match: Match) -> float | None:
             scores.append(0.0)
             continue
         # Kinds are read from whole, unhidden outlines: cut by the border or the occluder they mislead.
-        whole = [d.kind for d in chain.dets if not d.partial and o.visible[d.frame] > 0.95]
+        whole = [
+            d.kind for d in chain.dets if not d.partial and d.kind != "unknown" and o.visible[d.frame] > 0.95
+        ]
         scores.append(_share(whole, o.kind) if whole else None)  # never in full view: cannot tell
     score = _mean(scores)
     return None if score is None else ramp(score, 0.8, 0.3)

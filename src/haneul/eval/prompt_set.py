@@ -124,6 +124,9 @@ def counts() -> Iterator[tuple[str, str, str]]:
 
 
 def relations() -> Iterator[tuple[str, str, str]]:
+    """Two objects in a stated relation, both kept in place (still, spinning, shrinking): the relation is
+    about where they are, and an open event could otherwise carry one across the other."""
+    keep = ("still", "spinning", "shrinking", "still", "spinning slowly")
     for i in range(24):
         rel = list(EN_RELATIONS)[i % 4]
         bg = BACKGROUNDS[(i + 3) % 9]
@@ -133,14 +136,14 @@ def relations() -> Iterator[tuple[str, str, str]]:
         a, b = (next(colours), KINDS[i % 8]), (next(colours), KINDS[(i + 3) % 8])
         if i % 6 == 5 and rel in ("left_of", "right_of"):
             side = "왼쪽에" if rel == "left_of" else "오른쪽에"
-            ko_b = _ko(*b)
+            a_ko = f"{vocab.COLOUR_WORDS[a[0]].ko[0]} {vocab.KINDS[a[1]].ko[0]}"
+            yield "relation", f"{a_ko} {side} {_ko(*b)} 가만히 있다", "ko"
+        else:
             yield (
                 "relation",
-                f"{vocab.COLOUR_WORDS[a[0]].ko[0]} {vocab.KINDS[a[1]].ko[0]} {side} {ko_b} 있다",
-                "ko",
+                f"{_en(*a)} {EN_RELATIONS[rel]} {_en(*b)}, both {keep[i % 5]}, {EN_BG[bg]}",
+                "en",
             )
-        else:
-            yield "relation", f"{_en(*a)} {EN_RELATIONS[rel]} {_en(*b)} {EN_BG[bg]}", "en"
 
 
 def directions() -> Iterator[tuple[str, str, str]]:
