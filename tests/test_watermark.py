@@ -139,3 +139,10 @@ def test_visible_mark_touches_only_the_corner():
     changed = np.argwhere((marked != clip).any(-1))
     assert len(changed) > 20
     assert changed[:, 1].min() > 100 and changed[:, 2].min() > 64
+
+
+def test_survives_upscaling(tmp_path):
+    stored = encode(tmp_path, watermark.embed(scene(128, 128, 17, seed=11), GID), crf=18)
+    big = np.stack([cv2.resize(f, (256, 256), interpolation=cv2.INTER_CUBIC) for f in stored])
+    result = watermark.detect(encode(tmp_path, big, 23, "big.mp4"))
+    assert result.generation_id_prefix == GID[:8] and abs(result.scale - 2.0) < 0.05

@@ -50,8 +50,8 @@ CRC_BITS = 16
 GENERATORS = (0o133, 0o171, 0o165)  # the rate-1/3, K=7 code used by many standards
 CONSTRAINT = 7
 Z_PAYLOAD = 4.0  # min sync score at which a CRC-valid payload is accepted
-Z_SYNC = 6.5  # sync score that alone says "marked" (payload unreadable)
-SCALES = tuple(np.geomspace(0.45, 1.25, 52))  # resize factors searched after 1.0 and 0.5
+Z_SYNC = 7.0  # sync score that alone says "marked" (payload unreadable); unmarked max was 6.0 in 1200
+SCALES = tuple(np.geomspace(0.45, 2.2, 80))  # resize factors searched after 1.0 and 0.5 (steps of 2%)
 CANDIDATES = 3  # sync peaks whose payload is decoded
 
 
@@ -102,16 +102,15 @@ def _layout(key: str) -> _Layout:
     n_sync = int(n_dof * SYNC_SHARE)
     sync_dof, data_dof = order[:n_sync], order[n_sync:]
     bit_of = np.arange(len(data_dof)) % num_coded_bits()
-    layout = _Layout(iy, ix, sync_dof, data_dof, signs, bit_of, np.zeros(0), ring)
-    sync_spec = _spectrum(layout, signs[sync_dof], sync_dof)
+    sync_spec = _spectrum(iy, ix, signs[sync_dof], sync_dof)
     return _Layout(iy, ix, sync_dof, data_dof, signs, bit_of, sync_spec, ring)
 
 
-def _spectrum(layout: _Layout, values: np.ndarray, dof: np.ndarray) -> np.ndarray:
+def _spectrum(iy: np.ndarray, ix: np.ndarray, values: np.ndarray, dof: np.ndarray) -> np.ndarray:
     """A tile spectrum with `values` on the given degrees of freedom (even = real part, odd = imaginary)."""
     spec = np.zeros((TILE, TILE // 2 + 1), complex)
     coef = dof // 2
-    np.add.at(spec, (layout.iy[coef], layout.ix[coef]), np.where(dof % 2 == 0, 1.0, 1j) * values)
+    np.add.at(spec, (iy[coef], ix[coef]), np.where(dof % 2 == 0, 1.0, 1j) * values)
     return spec
 
 
@@ -202,7 +201,7 @@ def tile_pattern(generation_id: str, key: str | None = None) -> np.ndarray:
     layout = _layout(key or watermark_key())
     coded = conv_encode(payload_bits(generation_id))
     values = layout.signs[layout.data_dof] * (2.0 * coded[layout.bit_of] - 1)
-    data = np.fft.irfft2(_spectrum(layout, values, layout.data_dof), s=(TILE, TILE))
+    data = np.fft.irfft2(_spectrum(layout.iy, layout.ix, values, layout.data_dof), s=(TILE, TILE))
     sync = np.fft.irfft2(layout.sync_spec, s=(TILE, TILE))
     pattern = math.sqrt(SYNC_SHARE) * sync / sync.std() + math.sqrt(1 - SYNC_SHARE) * data / data.std()
     return pattern / np.sqrt((pattern**2).mean())
