@@ -1,0 +1,138 @@
+"""`haneul expand`, `haneul caption` and the expansion flags of `haneul generate`, end to end."""
+
+import base64
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from haneul.cli import app
+from haneul.prompting import expand_prompt
+from haneul.prompting.fake_server import FakeChatServer
+from haneul.video_io import write_image, write_video
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_expand_prints_the_caption_and_warns_about_unknown_words():
+    result = run("expand", "빨간 공이 튄다 강아지", "--seed", "4")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == expand_prompt("빨간 공이 튄다 강아지", 4).caption
+    assert "warning: not in the model's vocabulary, left out: '강아지'" in result.stderr
+
+
+def test_expand_json_and_shape():
+    result = run("expand", "a red ball bounces", "--json", "--size", "160x96", "--seconds", "4")
+    data = json.loads(result.stdout)
+    want = expand_prompt("a red ball bounces", 0, width=160, height=96, num_frames=33, fps=8.0)
+    assert data == want.to_dict() and data["source"] == "builtin"
+
+
+def test_expand_bad_size_is_exit_2():
+    result = run("expand", "a red ball", "--size", "big")
+    assert result.exit_code == 2 and "WIDTHxHEIGHT" in result.output
+
+
+def test_expand_with_a_chat_endpoint_and_a_model_without_builtin_expander(tmp_path):
+    (tmp_path / "haneul.json").write_text(json.dumps({"name": "city"}))
+    with FakeChatServer() as server:
+        result = run("expand", "a dog", "--expander-url", server.url, "--model", tmp_path)
+        assert result.stdout.strip() == "A detailed caption of: a dog"
+        server.fail_next = 10
+        down = run("expand", "a dog", "--expander-url", server.url, "--model", tmp_path, "--json")
+    data = json.loads(down.stdout)
+    assert data["source"] == "fallback" and data["caption"] == "a dog"
+    assert "expander endpoint failed" in data["warnings"][0]
+
+
+@pytest.fixture(scope="module")
+def world_model_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny test model, declared as trained on the world (haneul.json "expander": "world")."""
+    folder = tmp_path_factory.mktemp("world-tiny") / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    spec = json.loads((folder / "haneul.json").read_text())
+    (folder / "haneul.json").write_text(json.dumps({**spec, "expander": "world"}))
+    return folder
+
+
+def test_generate_prints_the_expanded_caption_and_no_expand_keeps_the_prompt(tmp_path, world_model_dir):
+    prompt = "파란 상자가 회전한다"
+    common = ["--model", world_model_dir, "--num-frames", "5", "--steps", "1", "--seed", "2", "-q"]
+    on = run("generate", prompt, "-o", tmp_path / "on.mp4", *common)
+    off = run("generate", prompt, "-o", tmp_path / "off.mp4", "--no-expand", *common)
+    assert on.exit_code == 0 and off.exit_code == 0, on.output + off.output
+    want = expand_prompt(prompt, 2, width=64, height=64, num_frames=5, fps=8.0).caption
+    assert f"caption: {want}\n" in on.stderr and "blue box" in want
+    assert f"caption: {prompt}\n" in off.stderr
+    assert (tmp_path / "on.mp4").is_file() and (tmp_path / "off.mp4").is_file()
+
+
+# ---- haneul caption -------------------------------------------------------------------------------------------
+
+
+def vision_reply(body: dict) -> str:
+    """Answer like a vision model: the caption names how many images arrived (and checks they are JPEGs)."""
+    parts = body["messages"][-1]["content"]
+    images = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+    for url in images:
+        head, data = url.split(",", 1)
+        assert head == "data:image/jpeg;base64"
+        Image.open(io.BytesIO(base64.b64decode(data))).verify()
+    return f'```json\n{{"caption": "A clip seen in {len(images)} frames.", "short_caption": "a clip"}}\n```'
+
+
+@pytest.fixture
+def media_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data"
+    (folder / "videos").mkdir(parents=True)
+    write_video(folder / "videos" / "a.mp4", rng.integers(0, 255, (12, 48, 64, 3), dtype=np.uint8), fps=6)
+    write_video(folder / "videos" / "b.mp4", rng.integers(0, 255, (3, 32, 32, 3), dtype=np.uint8), fps=10)
+    write_image(folder / "still.png", rng.integers(0, 255, (40, 30, 3), dtype=np.uint8))
+    (folder / "broken.mp4").write_bytes(b"not a video")
+    (folder / "notes.txt").write_text("ignored")
+    return folder
+
+
+def test_caption_writes_the_jsonl_training_reads(media_dir):
+    from haneul.train.data import read_metadata
+
+    with FakeChatServer(reply=vision_reply) as server:
+        result = run("caption", media_dir, "--endpoint", server.url, "--frames", "4", "-q")
+        assert result.exit_code == 0, result.output
+        assert "skipped 1 file(s)" in result.stderr and "broken.mp4" in result.stderr
+        rows = [json.loads(line) for line in (media_dir / "metadata.jsonl").read_text().splitlines()]
+        assert [r["file"] for r in rows] == ["still.png", "videos/a.mp4", "videos/b.mp4"]
+        assert rows[1] == {
+            "file": "videos/a.mp4",
+            "caption": "A clip seen in 4 frames.",
+            "short_caption": "a clip",
+            "width": 64,
+            "height": 48,
+            "num_frames": 12,
+            "fps": 6.0,
+        }
+        assert rows[2]["caption"] == "A clip seen in 3 frames." and rows[2]["num_frames"] == 3
+        assert rows[0]["num_frames"] == 1 and (rows[0]["width"], rows[0]["height"]) == (30, 40)
+        items = read_metadata(media_dir)  # the training data reader accepts it
+        assert [i.is_image for i in items] == [True, False, False]
+        again = run("caption", media_dir, "--endpoint", server.url, "-q")  # resumes: nothing new to do
+        assert "wrote 0 caption(s)" in again.stdout and "3 already listed" in again.stdout
+        assert len(server.requests) == 3
+
+
+def test_caption_endpoint_down_is_exit_2_and_bad_replies_are_skipped(media_dir):
+    with FakeChatServer() as server:  # answers prose, not the asked-for JSON
+        result = run("caption", media_dir, "--endpoint", server.url, "--out", media_dir / "m.jsonl", "-q")
+        assert result.exit_code == 0 and "skipped 4 file(s)" in result.stderr
+        server.fail_next = 100
+        down = run("caption", media_dir, "--endpoint", server.url, "--retries", "0", "-q")
+    assert down.exit_code == 2 and "caption endpoint failed" in down.output and "HTTP 500" in down.output
