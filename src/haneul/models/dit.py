@@ -8,8 +8,11 @@ DiT blocks predicts the rectified-flow velocity of every token (`flow.py`). Piec
   offset (PixArt-alpha's adaLN-single, also Wan's). The timestep is per latent frame, not per video:
   frames given clean as conditioning carry t = 0 while the rest are noisy, so image-to-video, extension
   and interpolation run through the same weights. A mask channel marks those given frames too.
-- Cross-attention to text tokens with a padding mask; RMSNorm on queries and keys (qk-norm) keeps attention
-  logits bounded in bf16.
+- Cross-attention to text tokens with a padding mask; normalised queries and keys (qk-norm, LayerNorm
+  without bias) keep attention logits bounded in bf16. SwiGLU MLP.
+- Built for CPU speed under bf16 autocast (see `bench/dit_throughput.py`): fused projections, bf16 all the
+  way through (no fp32 round trips), an attention path that beats SDPA on the CPU, per-frame (not
+  per-token) modulation broadcast over each frame's tokens.
 - Videos of different sizes can be packed into one sequence with a block-diagonal attention mask
   (`forward_packed`, as in NaViT / Patch n' Pack).
 
@@ -96,7 +99,7 @@ def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
 
 
 class Attention(nn.Module):
-    """Multi-head attention with qk-RMSNorm; self-attention (fused qkv, RoPE) or cross-attention (fused kv)."""
+    """Multi-head attention with qk-norm; self-attention (fused qkv, RoPE) or cross-attention (fused kv)."""
 
     def __init__(self, dim: int, num_heads: int, eps: float, cross: bool):
         super().__init__()
