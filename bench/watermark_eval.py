@@ -137,17 +137,21 @@ def measure_cost(carrier, folder: Path, runs: int = 10) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=int, default=100, help="marked videos (and as many unmarked ones)")
+    parser.add_argument("--videos", type=int, default=100, help="marked videos")
+    parser.add_argument(
+        "--unmarked", type=int, default=None, help="unmarked videos (default: as many as marked)"
+    )
     parser.add_argument("--carriers", choices=["world", "synthetic"], default="world")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     carrier = world_carrier if args.carriers == "world" else synthetic_carrier
+    unmarked = args.videos if args.unmarked is None else args.unmarked
     try:
         carrier(np.random.default_rng(0), 64, 64, 1)
     except ImportError as e:
         print(f"haneul.world is not available ({e}); using synthetic carriers", file=sys.stderr)
         carrier, args.carriers = synthetic_carrier, "synthetic"
-    print(f"carriers: {args.carriers} ({args.videos} marked, {args.videos} unmarked; sizes {SIZES})")
+    print(f"carriers: {args.carriers} ({args.videos} marked, {unmarked} unmarked; sizes {SIZES})")
     rng = np.random.default_rng(args.seed)
     hits = {k: [] for k in ("stored", "reencode", "resize", "crop")}
     payload = {k: [] for k in hits}
@@ -171,7 +175,7 @@ def main() -> None:
                 hits[name].append(result.detected)
                 payload[name].append(result.generation_id_prefix == gid[:8])
         cost = measure_cost(carrier, folder)
-        for i in track(range(args.videos), description="unmarked videos"):
+        for i in track(range(unmarked), description="unmarked videos"):
             width, height, frames = SIZES[i % 3]
             stored = encode(folder, carrier(rng, width, height, frames), 18)
             for frames_in in [stored, *attacks(folder, stored, rng).values()]:

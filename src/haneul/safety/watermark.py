@@ -157,7 +157,7 @@ def conv_encode(bits: np.ndarray) -> np.ndarray:
     reg, out = 0, []
     for u in list(bits) + [0] * (CONSTRAINT - 1):
         reg = ((reg << 1) | int(u)) & ((1 << CONSTRAINT) - 1)
-        out += [int(_parity(reg & g)) for g in GENERATORS]
+        out += [(reg & g).bit_count() & 1 for g in GENERATORS]
     return np.array(out, np.uint8)
 
 
@@ -213,13 +213,15 @@ def embed(
     """Watermarked copy of frames (F, H, W, 3) or (H, W, 3) uint8: the same luma pattern added to R, G and B."""
     height, width = frames.shape[-3:-1]
     reps = (height // TILE + 1, width // TILE + 1)
-    delta = (np.tile(tile_pattern(generation_id, key), reps)[:height, :width] * strength).astype(np.float32)
-    out = frames.astype(np.float32) + delta[..., None]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    delta = np.rint(np.tile(tile_pattern(generation_id, key), reps)[:height, :width] * strength).astype(
+        np.int16
+    )
+    return np.clip(frames.astype(np.int16) + delta[..., None], 0, 255).astype(np.uint8)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    diff = a.astype(np.int16) - b.astype(np.int16)
+    mse = float(np.mean(np.square(diff, dtype=np.float32), dtype=np.float64))
     return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
