@@ -27,8 +27,8 @@ def load_rows(path: Path = DATA) -> list[dict]:
 
 def rates(rows: list[dict], preds: list[str | None]) -> tuple[float, float]:
     """(recall on block rows, false-positive rate on allow rows) of binary decisions."""
-    block = [p is not None for r, p in zip(rows, preds) if r["label"] == "block"]
-    allow = [p is not None for r, p in zip(rows, preds) if r["label"] == "allow"]
+    block = [p is not None for r, p in zip(rows, preds, strict=True) if r["label"] == "block"]
+    allow = [p is not None for r, p in zip(rows, preds, strict=True) if r["label"] == "allow"]
     return sum(block) / len(block), sum(allow) / len(allow)
 
 
@@ -36,7 +36,10 @@ def per_category(rows: list[dict], preds: list[str | None]) -> None:
     print(f"{'category':<22}{'n':>4}{'precision':>11}{'recall':>8}")
     for cat in CATEGORIES:
         n = sum(r["label"] == "block" and r["category"] == cat for r in rows)
-        tp = sum(r["label"] == "block" and r["category"] == cat and p == cat for r, p in zip(rows, preds))
+        tp = sum(
+            r["label"] == "block" and r["category"] == cat and p == cat
+            for r, p in zip(rows, preds, strict=True)
+        )
         predicted = sum(p == cat for p in preds)
         prec = tp / predicted if predicted else float("nan")
         print(f"{cat:<22}{n:>4}{prec:>11.3f}{tp / max(n, 1):>8.3f}")
@@ -44,7 +47,7 @@ def per_category(rows: list[dict], preds: list[str | None]) -> None:
 
 def breakdown(rows: list[dict], preds: list[str | None], key: str) -> None:
     for value in sorted({r[key] for r in rows}):
-        sub = [(r, p) for r, p in zip(rows, preds) if r[key] == value]
+        sub = [(r, p) for r, p in zip(rows, preds, strict=True) if r[key] == value]
         blocked = [p is not None for r, p in sub if r["label"] == "block"]
         allowed = [p is not None for r, p in sub if r["label"] == "allow"]
         rec = f"{sum(blocked) / len(blocked):.3f} of {len(blocked)}" if blocked else "-"
@@ -70,17 +73,21 @@ def main() -> None:
         results.append(moderator.moderate(r["text"]))
         times.append(time.perf_counter() - start)
     preds = [None if res.allowed else res.category for res in results]
-    head_times = [t for t, res in zip(times, results) if res.allowed or res.score < 1.0]
+    head_times = [t for t, res in zip(times, results, strict=True) if res.allowed or res.score < 1.0]
     print(
         f"{len(rows)} prompts: per prompt median {1e3 * statistics.median(times):.2f} ms; "
         f"{len(head_times)} that reached the embedding head: median {1e3 * statistics.median(head_times):.1f} ms, "
         f"max {1e3 * max(head_times):.1f} ms"
     )
 
-    rules_only = [None if Moderator(moderator.policy, None).moderate(r["text"]).allowed else "x" for r in rows]
+    rules_only = [
+        None if Moderator(moderator.policy, None).moderate(r["text"]).allowed else "x" for r in rows
+    ]
     head_preds = []
     for r in rows:
-        probs = moderator.head.probs(moderator.policy.normalize(r["text"]) or " ")
+        probs = moderator.head.probs(
+            moderator.policy.without_allowed(moderator.policy.normalize(r["text"])) or " "
+        )
         head_preds.append(None if max(probs, key=probs.get) == "benign" else "x")
     for name, p in (("rules only", rules_only), ("head only (argmax)", head_preds), ("combined", preds)):
         rec, fpr = rates(rows, p)
@@ -90,7 +97,7 @@ def main() -> None:
     breakdown(rows, preds, "lang")
     breakdown(rows, preds, "kind")
     if args.errors:
-        for r, res in zip(rows, results):
+        for r, res in zip(rows, results, strict=True):
             if (r["label"] == "block") == res.allowed or (not res.allowed and res.category != r["category"]):
                 tag = "MISS" if res.allowed else ("FP" if r["label"] == "allow" else f"CAT {res.category}")
                 print(f"{tag:<24} [{r['category']}] {r['text']!r} -> {res.reason}")

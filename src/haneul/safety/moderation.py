@@ -27,9 +27,9 @@ import json
 import re
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 import yaml
@@ -53,8 +53,9 @@ BENIGN = "benign"
 
 # The embedding head only votes for these; names and characters are lists, not meanings an embedding knows.
 HEAD_CATEGORIES = ("sexual", "violence_graphic", "hate", "self_harm", "weapons_instructions")
-HEAD_BLOCK_PROB = 0.8  # the head alone blocks at this probability...
-HEAD_CUE_PROB = 0.5  # ...or at this one when the prompt also uses a word of that category's concepts
+HEAD_BLOCK_PROB = 0.7  # the head alone blocks at this probability...
+HEAD_CUE_PROB = 0.4  # ...or at this one when the prompt also uses a word of that category's concepts
+HEAD_L2 = 1e-4  # weight decay of the head (these three set by 5-fold cross-validation on the exemplars)
 
 MESSAGES = {
     "sexual": "sexual content is not allowed",
@@ -80,7 +81,9 @@ class ModerationResult:
 
 # ---------------------------------------------------------------- normalisation
 
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\ufeff\u00ad\u180e"))
+_ZERO_WIDTH = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\ufeff\u00ad\u180e")
+)
 _HOMOGLYPHS = str.maketrans(
     "аеёіїјкмнорсѕтухԁɡαβεικνορτυχωьъ",  # Cyrillic and Greek letters that look Latin (after lower-casing)
     "aeeiijkmhopcstyxdgabeikvoptuxwbb",
@@ -149,7 +152,7 @@ def _join_spelled(tokens: list[str], known: Callable[[str], bool]) -> list[str]:
     return out
 
 
-def normalize(text: str, gloss: "Gloss | None" = None, known: Callable[[str], bool] = lambda w: False) -> str:
+def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool] = lambda w: False) -> str:
     """The prompt as lower-case words separated by single spaces, obfuscation undone, Korean glossed.
 
     `known` tells whether a word is in the policy's vocabulary (to split articles off spelled-out words)."""
@@ -192,7 +195,9 @@ def _term_regex(terms: list[str]) -> re.Pattern:
     alts = []
     for term in sorted({t.strip().lower() for t in terms if t.strip()}, key=len, reverse=True):
         words = re.sub(r"[^a-z0-9* ]+", " ", term).split()
-        alts.append(" ".join(re.escape(w.rstrip("*")) + ("[a-z0-9]*" if w.endswith("*") else "") for w in words))
+        alts.append(
+            " ".join(re.escape(w.rstrip("*")) + ("[a-z0-9]*" if w.endswith("*") else "") for w in words)
+        )
     return re.compile(r"(?<![a-z0-9])(?:" + ("|".join(alts) or "(?!)") + r")(?![a-z0-9])")
 
 
@@ -241,7 +246,10 @@ class Policy:
         self.place_words = set(data["name_place_words"])
         table = yaml.safe_load((policy_dir / "ko_gloss.yaml").read_text(encoding="utf-8"))
         self.names = {}
-        for category, fname in (("public_figure", "public_figures.txt"), ("third_party_ip", "characters.txt")):
+        for category, fname in (
+            ("public_figure", "public_figures.txt"),
+            ("third_party_ip", "characters.txt"),
+        ):
             latin = []
             for canonical, *aliases in _read_names(policy_dir / fname):
                 for alias in [canonical, *aliases]:
@@ -265,11 +273,11 @@ class Policy:
         return word in self.vocab or word.startswith(self.vocab_prefixes)
 
     def normalize(self, text: str) -> str:
-        """Normalised and glossed (what the embedding head reads)."""
+        """Normalised and glossed."""
         return normalize(text, self.gloss, self.known)
 
     def without_allowed(self, norm: str) -> str:
-        """`norm` with the benign phrases removed (what the rules read)."""
+        """`norm` with the benign phrases removed (what the rules and the embedding head read)."""
         return " ".join(self.allow.sub(" ", norm).split())
 
     def hits(self, text: str, korean: bool) -> list[tuple[str, str]]:
@@ -311,29 +319,33 @@ def _read_exemplars(path: Path) -> tuple[list[str], list[str]]:
     return [r["text"] for r in rows], [r["category"] for r in rows]
 
 
+def fit_logistic(
+    x: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Multinomial logistic regression, full-batch L-BFGS from zeros: deterministic. Returns (weight, bias)."""
+    weight = torch.zeros(x.shape[1], num_classes, requires_grad=True)
+    bias = torch.zeros(num_classes, requires_grad=True)
+    opt = torch.optim.LBFGS([weight, bias], max_iter=200, line_search_fn="strong_wolfe")
+
+    def loss_fn():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(x @ weight + bias, y) + l2 * weight.square().sum()
+        loss.backward()
+        return loss
+
+    opt.step(loss_fn)
+    return weight.detach(), bias.detach()
+
+
 class EmbeddingHead:
     """MiniLM sentence embeddings (mean-pooled, L2-normalised, as sentence-transformers' config says) and a
-    multinomial logistic regression trained on the exemplars when the moderator loads (full-batch L-BFGS
-    from zeros: deterministic, ~0.1 s)."""
+    multinomial logistic regression trained on the exemplars when the moderator loads (~0.1 s)."""
 
-    def __init__(self, encoder, texts: list[str], labels: list[str], l2: float = 1e-3):
+    def __init__(self, encoder, texts: list[str], labels: list[str], l2: float = HEAD_L2):
         self.encoder = encoder
         self.classes = [BENIGN, *HEAD_CATEGORIES]
-        x = self.embed(texts)
         y = torch.tensor([self.classes.index(label) for label in labels])
-        self.weight = torch.zeros(x.shape[1], len(self.classes), requires_grad=True)
-        self.bias = torch.zeros(len(self.classes), requires_grad=True)
-        opt = torch.optim.LBFGS([self.weight, self.bias], max_iter=200, line_search_fn="strong_wolfe")
-
-        def loss_fn():
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(x @ self.weight + self.bias, y) + l2 * self.weight.square().sum()
-            loss.backward()
-            return loss
-
-        opt.step(loss_fn)
-        self.weight.requires_grad_(False)
-        self.bias.requires_grad_(False)
+        self.weight, self.bias = fit_logistic(self.embed(texts), y, len(self.classes), l2)
 
     @torch.no_grad()
     def embed(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
@@ -356,7 +368,7 @@ class EmbeddingHead:
     @torch.no_grad()
     def probs(self, text: str) -> dict[str, float]:
         p = torch.softmax(self.embed([text]) @ self.weight + self.bias, dim=-1)[0]
-        return dict(zip(self.classes, p.tolist()))
+        return dict(zip(self.classes, p.tolist(), strict=True))
 
 
 # ---------------------------------------------------------------- the moderator
@@ -371,7 +383,7 @@ class Moderator:
         self.load_seconds = load_seconds
 
     @classmethod
-    def load(cls, encoder=None, policy_dir: Path = POLICY_DIR, use_head: bool = True) -> "Moderator":
+    def load(cls, encoder=None, policy_dir: Path = POLICY_DIR, use_head: bool = True) -> Moderator:
         """`encoder`: a loaded `TextEncoder` to share (the generation pipeline's); loaded here if None."""
         start = time.perf_counter()
         policy = Policy(policy_dir)
@@ -382,7 +394,9 @@ class Moderator:
 
                 encoder = TextEncoder.from_dir()
             texts, labels = _read_exemplars(policy_dir / "exemplars.jsonl")
-            head = EmbeddingHead(encoder, [policy.normalize(t) for t in texts], labels)
+            head = EmbeddingHead(
+                encoder, [policy.without_allowed(policy.normalize(t)) for t in texts], labels
+            )
         return cls(policy, head, time.perf_counter() - start)
 
     def moderate(self, text: str) -> ModerationResult:
@@ -392,10 +406,10 @@ class Moderator:
         if hits:
             category, reason = min(hits, key=lambda h: CATEGORIES.index(h[0]))
             return ModerationResult(False, self._minors(category, ruled), 1.0, reason)
-        if self.head is None or not norm:
+        if self.head is None or not ruled:
             return ModerationResult(True, None, 0.0, "")
-        # the head reads the whole sentence, benign phrases included: "bath bomb" is evidence of harmlessness
-        probs = self.head.probs(norm)
+        # the head reads what the rules read: a phrase the policy calls benign ("bath bomb") counts for nothing
+        probs = self.head.probs(ruled)
         category = max(HEAD_CATEGORIES, key=probs.get)
         p = probs[category]
         cue = self.policy.cue[category].search(ruled)
