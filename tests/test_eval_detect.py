@@ -74,8 +74,8 @@ def test_edge_blends_are_not_objects():
 
 
 def test_split_object_is_one_partial_detection():
-    frame = np.full((64, 64, 3), 238, np.uint8)
-    cv2.circle(frame, (32, 32), 14, vocab.COLOURS["red"], -1, cv2.LINE_AA)
-    frame[:, 31:33] = (70, 80, 98)  # a thin post in front splits the ball in two
+    frame = np.full((128, 128, 3), 238, np.uint8)
+    cv2.circle(frame, (64, 64), 14, vocab.COLOURS["red"], -1, cv2.LINE_AA)
+    frame[:, 63:66] = (70, 80, 98)  # a thin post in front splits the ball in two
     _, [dets] = _detections(frame[None])
-    assert len(dets) == 1 and dets[0].partial and abs(dets[0].x - 32) < 1.0
+    assert len(dets) == 1 and dets[0].partial and abs(dets[0].x - 64) < 1.0

@@ -14,14 +14,14 @@ from haneul.eval.prompt_set import load_prompts
 from haneul.video_io import read_video, write_video
 from haneul.world import render_clip
 
-SUBSET = (
-    "w000 w005 w049 w064 w069 w088 w096 w106 w118 w130 w136 w152 w170 w176"  # looks, count, relations,
-).split()  # travel (pans, zoom), collision, bounces (night, zoom), occluders
+STILL = "w000 w005 w049 w064 w069".split()  # looks, count, relations: objects stay in place
+MOVING = "w088 w096 w106 w118 w130 w136 w152 w170 w176".split()  # travel (pans, zoom), collision,
+SUBSET = STILL + MOVING  # bounces (night, zoom), occluders
 
 
 @pytest.fixture(scope="module")
 def scores(tmp_path_factory):
-    """{variant: {dimension: mean over the subset}}, and the ground truth's per-video results."""
+    """{variant: {dimension: mean over the subset}}, and {variant: per-video results}."""
     folder = tmp_path_factory.mktemp("validity")
     rows = [r for r in load_prompts() if r["id"] in SUBSET]
     results = {name: [] for name in ("truth", *CORRUPTIONS)}
@@ -33,9 +33,11 @@ def scores(tmp_path_factory):
         variants.update({name: corrupt(name, clip.frames, clip.truth, row["seed"]) for name in CORRUPTIONS})
         for name, frames in variants.items():
             if frames is not None:
-                results[name].append(evaluate_video(frames, row["prompt"], row["seed"], row["fps"]))
+                result = evaluate_video(frames, row["prompt"], row["seed"], row["fps"])
+                result.id = row["id"]
+                results[name].append(result)
     means = {name: {d: v["mean"] for d, v in aggregate(rs).items()} for name, rs in results.items()}
-    return means, results["truth"]
+    return means, results
 
 
 def _check(means, name, low, high, low_max=0.2, high_min=0.9):
@@ -47,11 +49,11 @@ def _check(means, name, low, high, low_max=0.2, high_min=0.9):
 
 
 def test_ground_truth_scores_high_on_every_dimension(scores):
-    means, truth = scores
+    means, results = scores
     assert all(means["truth"][d] is not None for d in DIMENSIONS)  # the subset covers every dimension
     for dim in (*DIMENSIONS, "overall"):
         assert means["truth"][dim] >= 0.95, (dim, means["truth"])
-    assert min(r.scores["overall"] for r in truth) >= 0.9
+    assert min(r.scores["overall"] for r in results["truth"]) >= 0.9
 
 
 def test_static_frames_break_motion_only(scores):
@@ -64,13 +66,11 @@ def test_static_frames_break_motion_only(scores):
 
 
 def test_shuffled_frames_break_temporal_consistency(scores):
-    _check(
-        scores[0],
-        "shuffle",
-        low=("temporal", "gravity"),
-        high=("colour", "kind", "count", "background"),
-        low_max=0.3,
-    )
+    _check(scores[0], "shuffle", low=("gravity",), high=("colour", "kind", "count", "background"))
+    # Shuffling a clip whose objects stay in place changes nothing a viewer could see; where they move,
+    # it makes them jump about.
+    moving = [r.scores["temporal"] for r in scores[1]["shuffle"] if r.id in MOVING]
+    assert len(moving) == len(MOVING) and np.mean(moving) <= 0.2, moving
 
 
 def test_recolouring_breaks_colour_only(scores):
