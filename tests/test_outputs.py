@@ -135,3 +135,13 @@ def test_edit_ingredients_go_into_the_manifest(out):
     save_output(video(), out / "edit.mp4", ingredients=[out / "source.mp4"])
     summary = provenance.summarize(provenance.read_manifest(out / "edit.mp4")["manifest"])
     assert summary["ingredients"] == [{"title": "source.mp4", "relationship": "inputTo"}]
+
+
+def test_bad_generation_id_or_missing_ingredient_is_an_input_error(out):
+    from haneul.errors import InputError
+
+    with pytest.raises(InputError, match="hex"):
+        save_output(video(), out / "clip.mp4", generation_id="not hex")
+    with pytest.raises(InputError, match="does not exist"):
+        save_output(video(), out / "clip.mp4", ingredients=[out / "missing.mp4"])
+    assert list(out.iterdir()) == []

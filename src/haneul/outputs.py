@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from haneul.errors import ModerationBlocked
+from haneul.errors import InputError, ModerationBlocked
 from haneul.pipeline import GeneratedVideo
 from haneul.video_io import check_output_path, write_image, write_video
 
@@ -41,6 +42,7 @@ def save_output(
     """
     path = check_output_path(path)
     generation_id = generation_id or uuid.uuid4().hex
+    _check_inputs(generation_id, ingredients)
     report = {"path": str(path), "generation_id": generation_id, "timings": {}}
     frames = video.frames[:1] if path.suffix.lower() == ".png" else video.frames  # a PNG is the first frame
     report["frame_check"] = _frame_check(frames, report["timings"])
@@ -64,6 +66,14 @@ def save_output(
         else:
             os.replace(unsigned, path)
     return report
+
+
+def _check_inputs(generation_id: str, ingredients) -> None:
+    if not re.fullmatch(r"[0-9a-fA-F]{8,64}", generation_id):
+        raise InputError(f"generation id {generation_id!r} must be 8-64 hex digits (e.g. uuid.uuid4().hex)")
+    for ingredient in ingredients:
+        if not Path(ingredient).is_file():
+            raise InputError(f"ingredient {str(ingredient)!r} (an input of this edit) does not exist")
 
 
 def _frame_check(frames, timings: dict) -> dict:
