@@ -52,7 +52,7 @@ def contact_sheet(result: VideoResult, count: int = SHEET_FRAMES) -> np.ndarray:
         tile = frames[i].copy()
         for d in by_frame.get(int(i), []):
             x0, y0, x1, y1 = d.box
-            cv2.rectangle(tile, (x0 - 1, y0 - 1), (x1, y1), _outline(d.colour), 1)
+            cv2.rectangle(tile, (x0 - 2, y0 - 2), (x1 + 1, y1 + 1), _outline(d.colour), 1)
         cv2.putText(tile, str(i), (3, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 2, cv2.LINE_AA)
         cv2.putText(tile, str(i), (3, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
         tiles.append(np.pad(tile, ((0, 0), (0, 2), (0, 0)), constant_values=255))
@@ -117,8 +117,8 @@ def video_section(result: VideoResult) -> str:
         f'<p class="meta">{result.width}x{result.height}, {result.num_frames} frames, seed {result.seed}, '
         f"targets: {html.escape(targets)}, file: {html.escape(str(result.file or '-'))}</p>"
         f"<table><tr>{heads}</tr><tr>{cells}</tr></table>"
-        f'<img class="sheet" src="{png_data_uri(contact_sheet(result))}" alt="contact sheet">'
-        f'<img class="plot" src="{png_data_uri(trajectory_plot(result))}" alt="trajectories"></section>'
+        f'<div class="row"><img src="{png_data_uri(contact_sheet(result))}" alt="contact sheet">'
+        f'<img src="{png_data_uri(trajectory_plot(result))}" alt="trajectories"></div></section>'
     )
 
 
@@ -127,7 +127,8 @@ body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin: 0.4em 0; }
 th, td { border: 1px solid #ccc; padding: 2px 8px; text-align: center; font-size: 0.85em; }
 td.na { color: #999; }
-img { display: block; margin: 0.3em 0; image-rendering: pixelated; max-width: 100%; }
+img { display: block; margin: 0.3em 0; image-rendering: pixelated; }
+.row { display: flex; gap: 10px; align-items: flex-start; flex-wrap: wrap; }
 section { border-top: 1px solid #ddd; padding-top: 0.5em; margin-top: 1em; }
 .meta { color: #666; font-size: 0.85em; margin: 0; }
 """
