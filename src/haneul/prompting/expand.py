@@ -6,7 +6,7 @@ detailed caption in the style the model was trained on.
 world's own parser (English or Korean), fills what the prompt left open exactly as the world does for that
 seed (`render_clip`: complete_spec, simulate, ground truth), and writes the world's detailed caption of
 that scene. So everything the user said is kept, Korean prompts become English captions (the default text
-encoder, all-MiniLM-L6-v2, is English-only and reads Korean as [UNK]), and the caption is one the model
+encoder, all-MiniLM-L6-v2, is English-only: it splits Korean into jamo fragments and [UNK]s), and the caption is one the model
 has seen the like of in training. Words outside the world's vocabulary are left out and reported in
 `Expansion.unknown_words`; when nothing is understood the prompt itself is used, with a warning.
 
