@@ -186,7 +186,8 @@ def read_items(path: str | os.PathLike) -> list[VideoItem]:
     """Videos and prompts from a JSONL file, or a folder holding one JSONL next to its videos.
 
     Each line: {"file": "clip.mp4", "prompt": "...", optional "id", "seed", "targets"}; files are relative
-    to the JSONL's folder.
+    to the JSONL's folder. A data set written by `haneul world export` works too: its lines have
+    "short_caption" (used as the prompt) and "seed"; its one-frame images (.png, .jpg) are skipped.
     """
     path = Path(path)
     if path.is_dir():
@@ -206,12 +207,14 @@ def read_items(path: str | os.PathLike) -> list[VideoItem]:
             continue
         try:
             row = json.loads(line)
-            file, prompt = row["file"], row["prompt"]
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            file, prompt = row["file"], row.get("prompt") or row["short_caption"]
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
             raise InputError(
                 f"{str(path)}:{n}: each line must be a JSON object with 'file' and 'prompt' ({e})",
                 param="videos",
             ) from e
+        if Path(file).suffix.lower() in IMAGE_SUFFIXES:
+            continue
         full = (path.parent / file) if not Path(file).is_absolute() else Path(file)
         if not full.is_file():
             raise InputError(f"{str(path)}:{n}: video {str(full)!r} does not exist", param="videos")
@@ -227,3 +230,6 @@ def read_items(path: str | os.PathLike) -> list[VideoItem]:
     if not items:
         raise InputError(f"{str(path)!r} lists no videos", param="videos")
     return items
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

@@ -3,16 +3,19 @@
 No learned weights. Three steps per video:
 
 1. Light and background. The world's light multiplies the RGB channels (vocab.LIGHTS: day, dusk, night).
-   For every sampled frame we search the gain along the day -> dusk -> night path and the backdrop
-   (vocab.BACKGROUNDS) that best explain the frame's pixels; the backdrop found is the background score's
-   evidence and the gain undoes the light before colours are named.
+   On a few frames we search the backdrop (vocab.BACKGROUNDS, as sky and ground parts made of colour
+   gradients) and the gain along the day -> dusk -> night path that best explain the pixels; then every
+   frame gets its own gain under that backdrop. The backdrop fits are the background score's evidence;
+   the gain undoes the light before colours are named.
 2. Colour segmentation in CIE Lab. Object colours (vocab.COLOURS) are at least 39 apart in Lab and never
    within 32 of the backdrop's or the occluder's main colours, so a pixel within `MATCH_DISTANCE` of an
-   allowed object colour, and nearer to it than to the backdrop, is an object pixel. Connected regions of
-   one colour are candidate objects; blends at anti-aliased edges are too thin and too far to count.
+   allowed object colour, and nearer to it than to the backdrop, is an object pixel (with hysteresis up to
+   `WEAK_DISTANCE` next to sure pixels, for edges softened by H.264). Connected regions of one colour are
+   candidate objects; blends at anti-aliased edges are too thin to have a core and do not count.
 3. Shape features of each region's outline (circularity, fill of the bounding rectangle, circle and
    triangle, solidity, elongation, a hole, convexity-defect depth) classified by the nearest prototype
-   (`PROTOTYPES`, measured on the world's own outlines at every size and angle; see tests/test_eval_detect.py).
+   (`PROTOTYPES`, measured on the world's own outlines at every size and angle, clean and after an MP4
+   round trip; see tests/test_eval_detect.py).
 """
 
 from __future__ import annotations
