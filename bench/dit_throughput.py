@@ -8,9 +8,10 @@ text length and token count, and run under bf16 autocast:
 - inference: a no-grad forward on 2 clips of 9x16x16 latents (576 tokens each: one sampling step of a
   4 s 128x128 clip with classifier-free guidance, i.e. cond + uncond in one batch).
 
-Measurements are interleaved (ours, theirs, peak matmul, then theirs, ours ...) and medians are reported,
-because the two CPU cores are shared with other work; the load average is printed so a contended run can be
-recognised. Achieved FLOP/s counts the matmul FLOPs analytically (linear layers and attention score/value
+Measurements are interleaved (ours, peak matmul, theirs, then theirs, ours, peak ...) because the two CPU
+cores are shared with other work: times are medians over rounds, and the speed ratios and MFU are medians of
+per-round ratios (each pair measured seconds apart under similar load). The load average is printed so a
+contended run can be recognised. Achieved FLOP/s counts the matmul FLOPs analytically (linear layers and attention score/value
 products, x3 for forward + backward) and is divided by the median 2048x2048 bf16 matmul rate (MFU).
 
     python bench/dit_throughput.py [--preset s] [--rounds 5] [--compile]
@@ -223,9 +224,16 @@ def main() -> None:
     )
     train_tok_s = train_tokens / med["ours", "train"]
     infer_tok_s = infer_tokens / med["ours", "infer"]
-    vs_train = med["diffusers", "train"] / med["ours", "train"]
-    vs_infer = med["diffusers", "infer"] / med["ours", "infer"]
-    mfu = train_flops["ours"] / med["ours", "train"] / peak
+
+    # Ratios are paired per round (measured seconds apart, under similar load), then the median is taken.
+    def paired(kind: str) -> float:
+        pairs = zip(results["diffusers", kind], results["ours", kind], strict=True)
+        return statistics.median(theirs / ours for theirs, ours in pairs)
+
+    vs_train, vs_infer = paired("train"), paired("infer")
+    mfu = statistics.median(
+        train_flops["ours"] / t / p for t, p in zip(results["ours", "train"], peaks, strict=True)
+    )
     print(
         f"train_tok_s={train_tok_s:.0f} infer_tok_s={infer_tok_s:.0f} vs_diffusers_train={vs_train:.2f}x "
         f"vs_diffusers_infer={vs_infer:.2f}x mfu={mfu:.3f}"
