@@ -190,6 +190,18 @@ def test_extend_stitches_source_and_new_frames(client, base_video, tmp_path):
     assert (from_file.status, from_file.seconds) == ("completed", "3"), from_file.error
 
 
+def test_storyboard_is_one_continuous_video(client, tmp_path):
+    shots = [
+        {"prompt": "a red ball rolls in", "seconds": "1"},
+        {"prompt": "it stops by a tree", "seconds": "1"},
+    ]
+    body = {"prompt": "a red ball rolls in / it stops by a tree", "size": "64x64", "shots": shots, "seed": 3}
+    video = client.videos.poll(client.post("/videos", body=body, cast_to=Video).id)
+    assert (video.status, video.seconds) == ("completed", "2"), video.error
+    client.videos.download_content(video.id).write_to_file(tmp_path / "board.mp4")
+    assert len(frames_of(tmp_path / "board.mp4")) == 9 + 8  # shot 2 continues shot 1's last frames
+
+
 def test_characters(client, base_video, tmp_path):
     client.videos.download_content(base_video.id).write_to_file(tmp_path / "mina.mp4")
     made = client.videos.create_character(
@@ -335,16 +347,13 @@ def test_auth_is_required_and_videos_are_private(server, client, base_video):
 
 
 def test_moderation_refusal_is_400_moderation_blocked(client):
-    from haneul.errors import ModerationBlocked
-    from haneul.safety.moderation import check_prompt
-
     prompt = "a photorealistic video of a person being beheaded, blood everywhere"
-    try:
-        check_prompt(prompt)
-        pytest.skip("the prompt moderation in this checkout blocks nothing yet (placeholder)")
-    except ModerationBlocked:
-        pass
-    expect_error(lambda: client.videos.create(prompt=prompt), 400, "prompt", "moderation_blocked")
+    expect_error(lambda: client.videos.create(prompt=prompt), 400, "prompt", "moderation_blocked", "violence")
+    shots = [{"prompt": "a sunny meadow", "seconds": "1"}, {"prompt": prompt, "seconds": "1"}]
+    body = {"prompt": "storyboard", "shots": shots}
+    expect_error(
+        lambda: client.post("/videos", body=body, cast_to=Video), 400, "prompt", "moderation_blocked"
+    )
 
 
 def test_api_process_never_loads_torch(server, client, base_video):

@@ -23,7 +23,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -312,11 +312,26 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
     def index():
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return Response(status_code=204)
+
     @app.get("/healthz", include_in_schema=False)
     def health():
         return {"status": "ok"}
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    describe = app.openapi
+
+    def openapi() -> dict:
+        """The spec without FastAPI's default 422: validation errors here are OpenAI-style 400s."""
+        spec = describe()
+        for operations in spec["paths"].values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        return spec
+
+    app.openapi = openapi
 
     # --- helpers that need the store or config --------------------------------------------------------
 

@@ -108,6 +108,7 @@ class JobStore:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.stale_after = stale_after
         self.max_attempts = max_attempts
+        self._next_requeue = 0.0
         Base.metadata.create_all(self.engine)
 
     # --- API side -------------------------------------------------------------------------------------
@@ -176,8 +177,10 @@ class JobStore:
 
     def claim(self, worker_id: str) -> Job | None:
         """Take the oldest queued job for `worker_id`, or None. Safe with any number of workers."""
-        self.requeue_stale()
         now = time.time()
+        if now >= self._next_requeue:  # a few times per timeout is enough, and spares SQLite's write lock
+            self._next_requeue = now + min(5.0, self.stale_after / 4)
+            self.requeue_stale()
         if self.is_postgres:
             with self.sessions.begin() as s:
                 query = select(Job).where(Job.status == "queued").order_by(Job.created_at, Job.id).limit(1)
