@@ -84,3 +84,20 @@ def write_card(out: Path, name: str, sections: dict[str, str]) -> None:
     keys = [k for k in order if k in kept] + [k for k in kept if k not in order]
     text = f"# {name}\n" + "".join(f"\n<!-- section: {k} -->\n{kept[k]}\n" for k in keys)
     write_text_atomic(path, text)
+
+
+TARGETS = {"colour": 0.90, "kind": 0.80, "direction": 0.80, "count": 0.80, "temporal": 0.90}
+
+
+def benchmark_section(results: Path, command: str = "") -> str:
+    """A markdown table of `haneul eval world` means, with the targets of the training issue."""
+    data = json.loads(Path(results).read_text())
+    lines = ["## World benchmark", ""]
+    if command:
+        lines += [f"`{command}`", ""]
+    lines += ["| dimension | score | videos | target |", "|---|---|---|---|"]
+    for dim, v in data["summary"].items():
+        score = "-" if v["mean"] is None else f"{v['mean']:.3f}"
+        target = next((f">= {t:.2f}" for key, t in TARGETS.items() if dim.startswith(key)), "")
+        lines.append(f"| {dim} | {score} | {v['n']} | {target} |")
+    return "\n".join(lines) + "\n"

@@ -57,6 +57,24 @@ def dit(config: ConfigArg, set_: SetOpt = None, resume: ResumeOpt = False) -> No
     run_training("dit", config, set_, resume)
 
 
+@app.command("card")
+def card_benchmark(
+    model: Annotated[Path, typer.Argument(help="A model directory whose README.md gets the scores")],
+    results: Annotated[Path, typer.Argument(help="results.json written by `haneul eval world`")],
+    command: Annotated[str, typer.Option(help="The eval command, quoted in the card")] = "",
+) -> None:
+    """Write world-benchmark scores (from `haneul eval world`) into a model card's benchmark section."""
+    from haneul.generate_cli import user_errors
+    from haneul.train.card import benchmark_section, write_card
+
+    with user_errors():
+        if not (model / "README.md").is_file() or not results.is_file():
+            raise InputError(f"need {model}/README.md and {results}")
+        name = (model / "README.md").read_text().splitlines()[0].lstrip("# ").strip()
+        write_card(model, name, {"benchmark": benchmark_section(results, command)})
+    typer.echo(f"updated {model / 'README.md'}")
+
+
 @app.command("export")
 def export(
     run: Annotated[Path, typer.Argument(help="A training output directory")],

@@ -124,20 +124,23 @@ class DiTTask:
 
     @torch.no_grad()
     def latents(self, batch: Batch) -> Tensor:
-        """VAE latents of the batch (frozen encoder, no grad, bf16), from the cache when seen before."""
+        """VAE latents of the batch (frozen encoder, no grad, bf16), from the cache when seen before.
+
+        Without `cache_latents` the cache holds only the latest batch (so `prepare` then `loss` encode once).
+        """
         missing = [i for i, k in enumerate(batch.keys) if k not in self.latent_cache]
         if missing:
+            if not self.config.cache_latents:
+                self.latent_cache.clear()
             with autocast(self.config, self.d.device):
                 z = self.vae.encode(batch.video[missing].to(self.d.device)).float()
             for i, zi in zip(missing, z, strict=True):
-                if self.config.cache_latents:
-                    self.latent_cache[batch.keys[i]] = zi.to(torch.bfloat16).cpu()
-                else:
-                    self.latent_cache[batch.keys[i]] = zi
-        out = torch.stack([self.latent_cache[k].float() for k in batch.keys]).to(self.d.device)
-        if not self.config.cache_latents:
-            self.latent_cache.clear()
-        return out
+                self.latent_cache[batch.keys[i]] = zi.to(torch.bfloat16).cpu()
+        return torch.stack([self.latent_cache[k].float() for k in batch.keys]).to(self.d.device)
+
+    def prepare(self, batch: Batch) -> None:
+        """Encode before the trainer counts a step's FLOPs, so the count is the transformer's alone."""
+        self.latents(batch)
 
     def encode_text(self, prompts: list[str]) -> tuple[Tensor, Tensor]:
         """Text features padded to the longest prompt; each prompt's features cached once in bf16."""

@@ -63,7 +63,7 @@ def eval_hook(task, ema: nn.Module, step: int, out: Path) -> str:
         import haneul.eval.cli as eval_cli
     except ImportError as e:
         return f"skipped: haneul.eval is not available ({e})"
-    if "world" not in {c.name for c in eval_cli.app.registered_commands}:
+    if "world" not in {c.name or c.callback.__name__ for c in eval_cli.app.registered_commands}:
         return "skipped: `haneul eval world` is not available yet"
     report = out / "benchmark" / f"step_{step:07d}"
     report.mkdir(parents=True, exist_ok=True)

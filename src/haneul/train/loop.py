@@ -282,6 +282,8 @@ class Trainer:
         Counted on a separate no-grad pass because the counting mode changes kernel choices, and a
         counted training step would no longer match an uncounted one bit for bit (resume, DDP tests).
         """
+        if hasattr(self.task, "prepare"):
+            self.task.prepare(batch)
         with FlopCounterMode(display=False) as counter, autocast(self.config, self.d.device):
             _, _, tokens = self.task.loss(self.model, batch, self.step)
         return 3 * counter.get_total_flops() / max(tokens, 1)

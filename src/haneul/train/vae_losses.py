@@ -57,7 +57,11 @@ def ssim(recon: Tensor, target: Tensor, window: int = 11, sigma: float = 1.5) ->
     Local means, variances and covariance come from a separable Gaussian blur with no padding, as in the
     reference implementation; frames smaller than the window are blurred with a window cut to fit.
     """
-    x, y = frames(recon).float(), frames(target).float()
+    with torch.autocast(recon.device.type, enabled=False):  # E[x^2] - E[x]^2 cancels badly in bf16
+        return _ssim_fp32(frames(recon).float(), frames(target).float(), window, sigma)
+
+
+def _ssim_fp32(x: Tensor, y: Tensor, window: int, sigma: float) -> Tensor:
     c = x.shape[1]
     window = min(window, x.shape[-1], x.shape[-2])
     g = _gaussian_window(window, sigma, c, x.device, x.dtype)
