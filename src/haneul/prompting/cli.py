@@ -33,7 +33,7 @@ def warn(lines: list[str]) -> None:
 
 def read_model(model: Path | None) -> tuple[object | None, str]:
     """(built-in expander, card) of a model directory, from haneul.json and README.md (no weights loaded)."""
-    from haneul.prompting.expand import WorldExpander, model_expander
+    from haneul.prompting.expand import WorldExpander, builtin_expander
     from haneul.weights import MODEL_FILE
 
     if model is None:  # the bundled model: trained on the world
@@ -46,7 +46,7 @@ def read_model(model: Path | None) -> tuple[object | None, str]:
     except json.JSONDecodeError as e:
         raise InputError(f"{path / MODEL_FILE}: {e}", param="model") from e
     card = (path / "README.md").read_text() if (path / "README.md").is_file() else ""
-    return model_expander(type("Spec", (), {"expander": data.get("expander", "")})), card
+    return builtin_expander(str(data.get("expander") or "")), card
 
 
 @app.command()

@@ -152,7 +152,10 @@ def expand_prompt(
 
 def model_expander(spec) -> Expander | None:
     """The built-in expander a model's haneul.json asks for (`"expander": "world"`), or None (no expansion)."""
-    name = getattr(spec, "expander", "") or ""
+    return builtin_expander(getattr(spec, "expander", "") or "")
+
+
+def builtin_expander(name: str) -> Expander | None:
     if name == "world":
         return WorldExpander()
     if name:
