@@ -12,7 +12,7 @@ spectrum watermarking for multimedia", 1997):
   energy). Each real degree of freedom (the real or the imaginary part of one coefficient) carries +-1
   times a key-derived sign: 30% of them form a fixed sync pattern, the rest carry the payload.
 - Payload: 32 bits of the generation id + a 16-bit CRC over b"haneul" + those bits (the marker), coded
-  with the rate-1/3, constraint-length-7 convolutional code (133, 171, 165) and decoded by soft Viterbi.
+  with the rate-1/3, constraint-length-9 convolutional code (557, 663, 711) and decoded by soft Viterbi.
 
 Detection: average the frames' luma, keep the high-pass residual, divide it by its local energy (edges
 and textures are the loudest noise; flat areas carry the mark cleanly), fold it modulo the tile, and
@@ -47,8 +47,8 @@ HIGHPASS_SIGMA = 3.0  # detection residual = luma - Gaussian blur of this sigma
 VAR_FLOOR = 4.0  # residual / (local residual energy + VAR_FLOOR): flat areas count most
 ID_BITS = 32
 CRC_BITS = 16
-GENERATORS = (0o133, 0o171, 0o165)  # the rate-1/3, K=7 code used by many standards
-CONSTRAINT = 7
+GENERATORS = (0o557, 0o663, 0o711)  # rate-1/3, K=9 (maximum free distance 18; 256 states)
+CONSTRAINT = 9
 Z_PAYLOAD = 4.0  # min sync score at which a CRC-valid payload is accepted
 Z_SYNC = 7.0  # sync score that alone says "marked" (payload unreadable); unmarked max was 6.0 in 1200
 SCALES = tuple(np.geomspace(0.45, 2.2, 80))  # resize factors searched after 1.0 and 0.5 (steps of 2%)
