@@ -129,3 +129,13 @@ def test_vae_loss_skips_zero_weights_and_needs_logits_for_adversarial():
         target, target, mean, logvar, VAELossWeights(kl=0, adversarial=0.1), fake_logits=torch.ones(2)
     )
     assert parts["adversarial"] == pytest.approx(-1.0) and total.item() == pytest.approx(-0.1, abs=1e-5)
+
+
+def test_ssim_stays_fp32_under_autocast():
+    """bf16 would cancel E[x^2] - E[x]^2 into garbage; SSIM must compute in fp32 even inside autocast."""
+    x = torch.rand(1, 3, 2, 32, 32) * 0.02 + 0.7  # small variance on a large mean: worst case for bf16
+    y = x + 0.001 * torch.randn_like(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = ssim(x, y)
+    assert got.dtype == torch.float32
+    assert got.item() == pytest.approx(ssim(x, y).item(), abs=1e-6)
