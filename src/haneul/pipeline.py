@@ -342,6 +342,7 @@ class Pipeline:
                 },
                 "negative_prompt": negative_prompt,
                 "mode": mode,
+                "model_version": self.spec.version,
                 "caption": caption,
                 "expansion": request.get("expansion"),
             },

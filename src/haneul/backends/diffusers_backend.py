@@ -285,6 +285,7 @@ class DiffusersPipeline:
             model=self.spec.name,
             metadata={
                 "backend": "diffusers",
+                "model_version": self.class_name,
                 "pipeline": self.class_name,
                 "width": width,
                 "height": height,
