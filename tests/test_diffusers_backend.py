@@ -40,10 +40,20 @@ def test_every_family_generates_through_haneul(tiny_dirs, kind):
     pipe = load_pipeline(tiny_dirs[kind])
     assert pipe.info().modes == EXPECTED_MODES[kind]
     side = pipe.size_multiple * (2 if pipe.size_multiple < 32 else 1)
-    conditions = [] if "text" in pipe.info().modes else [FrameCondition(np.full((1, side, side, 3), 90, np.uint8), 0)]
+    conditions = (
+        [] if "text" in pipe.info().modes else [FrameCondition(np.full((1, side, side, 3), 90, np.uint8), 0)]
+    )
     steps = []
-    video = pipe.generate("a red ball", width=side, height=side, num_frames=1 + 2 * pipe.frame_step, num_steps=2,
-                          conditions=conditions, seed=1, progress=lambda s, n: steps.append((s, n)))
+    video = pipe.generate(
+        "a red ball",
+        width=side,
+        height=side,
+        num_frames=1 + 2 * pipe.frame_step,
+        num_steps=2,
+        conditions=conditions,
+        seed=1,
+        progress=lambda s, n: steps.append((s, n)),
+    )
     assert video.frames.shape == (1 + 2 * pipe.frame_step, side, side, 3) and video.frames.dtype == np.uint8
     assert steps and steps[-1][0] == 2
     assert video.metadata["backend"] == "diffusers"
@@ -52,9 +62,17 @@ def test_every_family_generates_through_haneul(tiny_dirs, kind):
 def test_unsupported_mode_is_a_clear_error(tiny_dirs):
     pipe = load_pipeline(tiny_dirs["wan"])
     with pytest.raises(InputError, match="cannot do edit"):
-        pipe.generate("a ball", width=32, height=32, num_frames=5, init_video=np.zeros((5, 32, 32, 3), np.uint8))
+        pipe.generate(
+            "a ball", width=32, height=32, num_frames=5, init_video=np.zeros((5, 32, 32, 3), np.uint8)
+        )
     with pytest.raises(InputError, match="cannot do"):
-        pipe.generate("a ball", width=32, height=32, num_frames=5, conditions=[FrameCondition(np.zeros((1, 32, 32, 3), np.uint8), 0)])
+        pipe.generate(
+            "a ball",
+            width=32,
+            height=32,
+            num_frames=5,
+            conditions=[FrameCondition(np.zeros((1, 32, 32, 3), np.uint8), 0)],
+        )
     with pytest.raises(InputError, match="grid"):
         pipe.generate("a ball", width=40, height=32)
     with pytest.raises(InputError, match="1 \\+ 4k"):
@@ -74,19 +92,67 @@ def test_cli_info_generate_and_mode_error(tmp_path, tiny_dirs):
     assert result.exit_code == 0, result.output
     assert "LTXConditionPipeline" in result.output and "keyframes" in result.output
     out = tmp_path / "wan.mp4"
-    result = runner.invoke(app, ["generate", "a red ball", "-o", str(out), "--model", str(tiny_dirs["wan"]),
-                                 "--size", "32x32", "--num-frames", "9", "--steps", "2", "-q"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "a red ball",
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_dirs["wan"]),
+            "--size",
+            "32x32",
+            "--num-frames",
+            "9",
+            "--steps",
+            "2",
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     frames, fps = read_video(out)
     assert frames.shape == (9, 32, 32, 3) and fps == pytest.approx(16)
     still = tmp_path / "still.png"
     write_image(still, np.full((64, 64, 3), 200, np.uint8))
     out = tmp_path / "i2v.mp4"
-    result = runner.invoke(app, ["generate", "a red ball", "-o", str(out), "--model", str(tiny_dirs["ltx-condition"]),
-                                 "--image", str(still), "--size", "64x64", "--num-frames", "9", "--steps", "2", "-q"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "a red ball",
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_dirs["ltx-condition"]),
+            "--image",
+            str(still),
+            "--size",
+            "64x64",
+            "--num-frames",
+            "9",
+            "--steps",
+            "2",
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert len(read_video(out)[0]) == 9
-    result = runner.invoke(app, ["generate", "a red ball", "-o", str(tmp_path / "x.mp4"), "--model", str(tiny_dirs["wan"]),
-                                 "--image", str(still), "--size", "32x32", "-q"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "a red ball",
+            "-o",
+            str(tmp_path / "x.mp4"),
+            "--model",
+            str(tiny_dirs["wan"]),
+            "--image",
+            str(still),
+            "--size",
+            "32x32",
+            "-q",
+        ],
+    )
     assert result.exit_code == 2 and "cannot do" in result.output
     assert not (tmp_path / "x.mp4").exists()

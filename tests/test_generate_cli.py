@@ -20,8 +20,24 @@ def run(*args):
 
 def test_generate_mp4_reads_back(tmp_path, tiny_model_dir):
     out = tmp_path / "ball.mp4"
-    result = run("generate", "a red ball bounces", "-o", out, "--model", tiny_model_dir, "--size", "96x64",
-                 "--seconds", "1", "--fps", "8", "--steps", "2", "--seed", "3")
+    result = run(
+        "generate",
+        "a red ball bounces",
+        "-o",
+        out,
+        "--model",
+        tiny_model_dir,
+        "--size",
+        "96x64",
+        "--seconds",
+        "1",
+        "--fps",
+        "8",
+        "--steps",
+        "2",
+        "--seed",
+        "3",
+    )
     assert result.exit_code == 0, result.output
     frames, fps = read_video(out)
     assert frames.shape == (9, 64, 96, 3)
@@ -56,10 +72,16 @@ def test_bad_inputs_exit_2(tmp_path, tiny_model_dir):
     cases = [
         (["generate", "  ", "-o", tmp_path / "a.mp4", "--model", tiny_model_dir], "prompt is empty"),
         (["generate", "a ball", "-o", tmp_path / "a.gif", "--model", tiny_model_dir], ".mp4 or .png"),
-        (["generate", "a ball", "-o", tmp_path / "no" / "a.mp4", "--model", tiny_model_dir], "does not exist"),
+        (
+            ["generate", "a ball", "-o", tmp_path / "no" / "a.mp4", "--model", tiny_model_dir],
+            "does not exist",
+        ),
         (["generate", "a ball", "-o", tmp_path / "a.mp4", "--model", tmp_path / "missing"], "does not exist"),
         (["generate", "a ball", "-o", tmp_path / "a.mp4", "--model", tmp_path], "not a haneul model"),
-        (["generate", "a ball", "-o", tmp_path / "a.png", "--seconds", "2", "--model", tiny_model_dir], "one frame"),
+        (
+            ["generate", "a ball", "-o", tmp_path / "a.png", "--seconds", "2", "--model", tiny_model_dir],
+            "one frame",
+        ),
     ]
     for args, match in cases:
         result = run(*args)
@@ -87,14 +109,34 @@ def test_entry_point_runs_as_a_program(tmp_path, tiny_model_dir):
     """The installed console script, in a real process (a declared entry point must exist and work)."""
     out = tmp_path / "v.mp4"
     proc = subprocess.run(
-        [sys.executable, "-m", "haneul", "generate", "a ball", "-o", str(out), "--model", str(tiny_model_dir),
-         "--num-frames", "5", "--steps", "1", "-q"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "haneul",
+            "generate",
+            "a ball",
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_model_dir),
+            "--num-frames",
+            "5",
+            "--steps",
+            "1",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert read_video(out)[0].shape[0] == 5
-    bad = subprocess.run([sys.executable, "-m", "haneul", "generate", "a ball", "-o", str(tmp_path / "v.avi")],
-                         capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, "-m", "haneul", "generate", "a ball", "-o", str(tmp_path / "v.avi")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
 
 
@@ -108,8 +150,20 @@ def test_refused_prompt_exit_3_without_output(tmp_path, tiny_model_dir):
 
 def test_output_is_signed_and_watermarked(tmp_path, tiny_model_dir):
     out = tmp_path / "v.mp4"
-    result = run("generate", "a red ball", "-o", out, "--model", tiny_model_dir, "--num-frames", "17", "--steps", "1",
-                 "--visible-watermark", "-q")
+    result = run(
+        "generate",
+        "a red ball",
+        "-o",
+        out,
+        "--model",
+        tiny_model_dir,
+        "--num-frames",
+        "17",
+        "--steps",
+        "1",
+        "--visible-watermark",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     verified = run("verify", out, "--json")
     assert verified.exit_code == 0, verified.output

@@ -76,7 +76,9 @@ def test_cli_modes_end_to_end(tmp_path, tiny_model_dir):
         result = runner.invoke(app, ["generate", "a ball", "-o", str(out), *map(str, args + base)])
         assert result.exit_code == 0, (args, result.output)
         assert len(read_video(out)[0]) == frames, args
-    result = runner.invoke(app, ["generate", "a ball", "-o", str(tmp_path / "i.mp4"), "--image", str(still), *map(str, base)])
+    result = runner.invoke(
+        app, ["generate", "a ball", "-o", str(tmp_path / "i.mp4"), "--image", str(still), *map(str, base)]
+    )
     assert "resized to 64x64" in result.output
 
 
@@ -85,13 +87,19 @@ def test_cli_join_and_storyboard(tmp_path, tiny_model_dir):
     write_video(a, clip(9, seed=1), fps=8)
     write_video(b, clip(9, seed=2), fps=8)
     out = tmp_path / "joined.mp4"
-    result = runner.invoke(app, ["join", str(a), str(b), "-o", str(out), "--model", str(tiny_model_dir), "--steps", "1", "-q"])
+    result = runner.invoke(
+        app, ["join", str(a), str(b), "-o", str(out), "--model", str(tiny_model_dir), "--steps", "1", "-q"]
+    )
     assert result.exit_code == 0, result.output
     assert len(read_video(out)[0]) == 26
     board = tmp_path / "board.yaml"
-    board.write_text("shots:\n  - prompt: a red ball\n    seconds: 1\n  - prompt: it rolls\n    seconds: 1\n    video: a.mp4\n")
+    board.write_text(
+        "shots:\n  - prompt: a red ball\n    seconds: 1\n  - prompt: it rolls\n    seconds: 1\n    video: a.mp4\n"
+    )
     out = tmp_path / "board.mp4"
-    result = runner.invoke(app, ["storyboard", str(board), "-o", str(out), "--model", str(tiny_model_dir), "-q"])
+    result = runner.invoke(
+        app, ["storyboard", str(board), "-o", str(out), "--model", str(tiny_model_dir), "-q"]
+    )
     assert result.exit_code == 0, result.output
     assert len(read_video(out)[0]) == 9 + 17
 

@@ -11,7 +11,9 @@ from haneul.pipeline import Pipeline, load_pipeline, window_starts
 
 @pytest.mark.parametrize("size,num_frames", [((64, 64), 1), ((64, 64), 9), ((96, 64), 5), ((64, 96), 17)])
 def test_generate_shapes(tiny_pipe, size, num_frames):
-    video = tiny_pipe.generate("a red ball", width=size[0], height=size[1], num_frames=num_frames, num_steps=2)
+    video = tiny_pipe.generate(
+        "a red ball", width=size[0], height=size[1], num_frames=num_frames, num_steps=2
+    )
     assert video.frames.shape == (num_frames, size[1], size[0], 3)
     assert video.frames.dtype == np.uint8
     assert video.metadata["num_frames"] == num_frames
@@ -97,8 +99,12 @@ def test_given_first_frame_is_held(tiny_pipe):
     """Image-to-video: the first latent frame is the image's latent at every step, so the first frame is its decode."""
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    a = tiny_pipe.generate("a ball", num_frames=9, num_steps=2, seed=1, conditions=[FrameCondition(image[None], 0)])
-    b = tiny_pipe.generate("a ball", num_frames=9, num_steps=2, seed=2, conditions=[FrameCondition(image[None], 0)])
+    a = tiny_pipe.generate(
+        "a ball", num_frames=9, num_steps=2, seed=1, conditions=[FrameCondition(image[None], 0)]
+    )
+    b = tiny_pipe.generate(
+        "a ball", num_frames=9, num_steps=2, seed=2, conditions=[FrameCondition(image[None], 0)]
+    )
     assert np.array_equal(a.frames[0], b.frames[0])  # fixed by the image, not by the noise
     assert not np.array_equal(a.frames[-1], b.frames[-1])
 
