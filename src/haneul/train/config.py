@@ -58,6 +58,9 @@ class TrainConfig:
     eval_every: int = 0  # steps between small world-benchmark runs (needs haneul.eval); 0 = never
     eval_prompts: int = 8  # prompts in that small benchmark run
     model: dict = field(default_factory=dict)  # fields of the network's config dataclass
+    # Start from the weights of this model directory (e.g. the bundled model) instead of a random
+    # initialisation; the optimizer starts fresh. Ignored on --resume (the checkpoint has the weights).
+    init: str = ""
 
 
 @dataclass

@@ -107,6 +107,10 @@ class DiTTask:
         self.dit_config = config_from_json(DiTConfig, {**fields, **config.model})
         torch.manual_seed(config.seed)
         self.model = DiT(self.dit_config)
+        if config.init:
+            init_dir = Path(config.init) / "dit"
+            self.dit_config = load_config(DiTConfig, init_dir)  # the architecture comes with the weights
+            self.model = load_state(DiT(self.dit_config), init_dir)
         if config.grad_checkpointing:
             use_checkpointing(self.model)
         self.latent_cache: dict[tuple, Tensor] = {}

@@ -22,7 +22,7 @@ from haneul.train.vae_losses import (
     psnr,
     vae_loss,
 )
-from haneul.weights import config_from_json, save_module
+from haneul.weights import config_from_json, load_config, load_state, save_module
 
 
 def step_generator(seed: int, step: int, rank: int) -> torch.Generator:
@@ -35,6 +35,10 @@ class VAETask:
         self.d = d
         self.vae_config = config_from_json(VAEConfig, dict(config.model))
         self.model = VideoVAE(self.vae_config)
+        if config.init:
+            init_dir = Path(config.init) / "vae"
+            self.vae_config = load_config(VAEConfig, init_dir)
+            self.model = load_state(VideoVAE(self.vae_config), init_dir)
         self.weights = VAELossWeights(**config.loss)
         self.disc = None
         if config.disc_start >= 0:
