@@ -1,6 +1,8 @@
 """Score prompt moderation on the labelled prompt set (src/haneul/safety/data/moderation_prompts.jsonl).
 
-The set was written before the policy and is disjoint from the head's exemplars (checked below).
+The set is disjoint from the head's exemplars (checked below). Its `split` says how it was used: "dev" prompts
+were written before the policy and then used while developing it (their errors were looked at and the policy
+grew with them), "holdout" prompts were written after the policy was frozen and scored once: the honest figure.
 Prints per-category precision and recall, the misses and false positives, the same recall/FPR for the
 rules alone and the embedding head alone (which part earns what), load time and time per prompt;
 the last line is `recall_block=... fpr_allow=...`.
@@ -96,11 +98,18 @@ def main() -> None:
     per_category(rows, preds)
     breakdown(rows, preds, "lang")
     breakdown(rows, preds, "kind")
+    breakdown(rows, preds, "split")
     if args.errors:
         for r, res in zip(rows, results, strict=True):
             if (r["label"] == "block") == res.allowed or (not res.allowed and res.category != r["category"]):
                 tag = "MISS" if res.allowed else ("FP" if r["label"] == "allow" else f"CAT {res.category}")
                 print(f"{tag:<24} [{r['category']}] {r['text']!r} -> {res.reason}")
+    for split in ("dev", "holdout"):
+        rec, fpr = rates(
+            [r for r in rows if r["split"] == split],
+            [p for r, p in zip(rows, preds, strict=True) if r["split"] == split],
+        )
+        print(f"{split:<8} recall_block={rec:.3f} fpr_allow={fpr:.3f}")
     rec, fpr = rates(rows, preds)
     print(f"recall_block={rec:.3f} fpr_allow={fpr:.3f}")
 

@@ -85,8 +85,9 @@ _ZERO_WIDTH = dict.fromkeys(
     map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\ufeff\u00ad\u180e")
 )
 _HOMOGLYPHS = str.maketrans(
-    "аеёіїјкмнорсѕтухԁɡαβεικνορτυχωьъ",  # Cyrillic and Greek letters that look Latin (after lower-casing)
-    "aeeiijkmhopcstyxdgabeikvoptuxwbb",
+    # Cyrillic and Greek letters that look Latin (after lower-casing), then small capitals (NFKC keeps them)
+    "аеёіїјкмнорсѕтухԁɡαβεικνορτυχωьъ" + "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ",
+    "aeeiijkmhopcstyxdgabeikvoptuxwbb" + "abcdefghijklmnoprstuvwyz",
 )
 _LEET = str.maketrans("0134579@$!|", "oieastgasil")
 _LEET_INSIDE = re.compile(r"(?<=[a-z])[0134579@$!|]+(?=[a-z])|(?<=[a-z]{2})[0134579@$!]+(?![a-z0-9])")
@@ -135,6 +136,10 @@ def _split_articles(word: str, known: Callable[[str], bool]) -> list[str]:
         core = word[lead : len(word) - trail]
         if (not lead or word[0] in "ai") and (not trail or word[-1] in "ai") and known(core):
             return [word[0]] * lead + [core] + [word[-1]] * trail
+    # two spelled words in a row: "k e a n u r e e v e s" -> "keanu reeves"
+    for cut in range(3, len(word) - 2):
+        if known(word[:cut]) and known(word[cut:]):
+            return [word[:cut], word[cut:]]
     return [word]
 
 
