@@ -1,20 +1,22 @@
 """Throughput of haneul's DiT against diffusers' WanTransformer3DModel, side by side, on this CPU.
 
-Both models are built from config (nothing downloaded) at the same width, depth, heads, MLP width,
-text length and token count, and run under bf16 autocast:
+Both models are built from config (nothing downloaded) at the same width, depth, heads, MLP size, text
+length and token count, and run under bf16 autocast with fp32 master weights:
 
-- training step: forward + MSE loss + backward + AdamW step (fused=True, the same for both), on 8 clips of 5x16x16 latents
-  (patch 1x2x2 -> 320 tokens each, DESIGN.md section 6);
+- training step: forward + MSE loss + backward + AdamW step (fused=True for both), on 8 clips of 5x16x16
+  latents (patch 1x2x2 -> 320 tokens each, DESIGN.md section 6);
 - inference: a no-grad forward on 2 clips of 9x16x16 latents (576 tokens each: one sampling step of a
-  4 s 128x128 clip with classifier-free guidance, i.e. cond + uncond in one batch).
+  4 s 128x128 clip with classifier-free guidance, i.e. cond + uncond in one batch);
+- once, a whole CFG sampling run of one such clip through haneul.flow.sample (our model only).
 
 Measurements are interleaved (ours, peak matmul, theirs, then theirs, ours, peak ...) because the two CPU
-cores are shared with other work: times are medians over rounds, and the speed ratios and MFU are medians of
-per-round ratios (each pair measured seconds apart under similar load). The load average is printed so a
-contended run can be recognised. Achieved FLOP/s counts the matmul FLOPs analytically (linear layers and attention score/value
-products, x3 for forward + backward) and is divided by the median 2048x2048 bf16 matmul rate (MFU).
+cores are shared with other work: times are medians over rounds, and the speed ratios and MFU are medians
+of per-round ratios (each pair measured seconds apart under similar load). The load average is printed so
+a contended run can be recognised. FLOPs are counted per model: every nn.Linear as it runs (forward hooks)
+plus the attention products QK^T and PV, x3 for forward + backward. MFU is our training step's FLOP/s over
+the 2048x2048 bf16 matmul rate measured next to it.
 
-    python bench/dit_throughput.py [--preset s] [--rounds 5] [--compile]
+    python bench/dit_throughput.py [--preset s] [--rounds 5] [--reps 2] [--threads N] [--steps 16] [--compile]
 """
 
 from __future__ import annotations
