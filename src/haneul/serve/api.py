@@ -91,6 +91,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
     )
     app.state.store = store
     checker = PromptChecker()
+    app.router.on_startup.append(checker.wait_ready)  # answer requests only once prompts can be checked
     app.router.on_shutdown.append(checker.close)
 
     async def check_prompt(prompt: str) -> None:
@@ -130,7 +131,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
             params["shots"] = shots
             seconds = sum(s["seconds"] for s in shots)
         else:
-            seconds = parse_seconds(fields.get("seconds", "4"), config, "seconds")
+            seconds = parse_seconds(fields.get("seconds", str(min(4, config.max_seconds))), config, "seconds")
         reference = await read_reference(fields, files, config)
         for p in [prompt] + [s["prompt"] for s in shots]:
             await check_prompt(p)

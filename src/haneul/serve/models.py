@@ -57,7 +57,7 @@ def parse_model_map(specs: list[str]) -> dict[str, str]:
 
 
 def resolve_name(requested: str | None, served: dict[str, ServedModel]) -> ServedModel:
-    name = requested or "sora-2"
+    name = requested or ("sora-2" if "sora-2" in served else next(iter(served)))
     name = ALIASES.get(name, name)
     if name not in served:
         valid = ", ".join(sorted(served) + sorted(a for a in ALIASES if ALIASES[a] in served))

@@ -55,6 +55,9 @@ class PromptChecker:
         if not self.proc.stdout.readline():  # {"ready": true}, or EOF if it failed to start
             self.proc = None
 
+    def wait_ready(self) -> None:
+        self.start_thread.join()
+
     def check(self, prompt: str) -> None:
         """Raise ModerationBlocked if the policy refuses `prompt`; pass if the checker is unavailable."""
         with self.lock:
