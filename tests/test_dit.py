@@ -71,7 +71,8 @@ def test_blocks_are_identity_and_output_zero_at_init():
     latents, t, context, mask, given = inputs(config, (3, 4, 4))
     assert torch.equal(model(latents, t, context, mask, given), torch.zeros_like(latents))
     x = torch.randn(2, 3 * 2 * 2, config.hidden_size)
-    mod = torch.randn(2, 3, 6, config.hidden_size) * 0  # the shared modulation is zero at init
+    mod = model.adaln(model.time_embed(torch.randn(2, 3, config.freq_dim))).unflatten(-1, (6, -1))
+    assert torch.equal(mod, torch.zeros_like(mod))  # the shared modulation is zero at init, whatever t
     rope = rope_tables((3, 2, 2), config.hidden_size // config.num_heads)
     ctx = model.text_embed(context)
     for block in model.blocks:
