@@ -4,8 +4,8 @@ The set is disjoint from the head's exemplars (checked below). Its `split` says 
 were written before the policy and then used while developing it (their errors were looked at and the policy
 grew with them), "holdout" prompts were written after the policy was frozen and scored once: the honest figure.
 Prints per-category precision and recall, the misses and false positives, the same recall/FPR for the
-rules alone and the embedding head alone (which part earns what), load time and time per prompt;
-the last line is `recall_block=... fpr_allow=...`.
+rules alone and the embedding head alone (which part earns what), load time and time per prompt, the
+frame check's cost on a 33-frame 128x128 clip; the last line is `recall_block=... fpr_allow=...`.
 
     python bench/moderation_eval.py [--errors]
 """
@@ -57,6 +57,31 @@ def breakdown(rows: list[dict], preds: list[str | None], key: str) -> None:
         print(f"  {key}={value:<14} recall {rec:<14} fpr {fpr}")
 
 
+def frame_check_cost() -> None:
+    """Time the frame check on a 33-frame 128x128 clip (the bundled model's 4 s clip), median of 5."""
+    import numpy as np
+
+    from haneul.safety.frames import check_frames, load_checker, nudenet_installed
+
+    if not nudenet_installed():
+        print(
+            "frame check: no classifier installed (pip install -e '.[frames]'); check_frames reports ran=False"
+        )
+        return
+    start = time.perf_counter()
+    load_checker("nudenet")
+    print(f"frame check (nudenet) load {time.perf_counter() - start:.2f} s")
+    clip = (np.random.default_rng(0).random((33, 128, 128, 3)) * 255).astype(np.uint8)
+    for every in (1, 4, 8):
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            result = check_frames(clip, checker="nudenet", every=every)
+            times.append(time.perf_counter() - start)
+        n = len(result.details["frames_checked"])
+        print(f"  every={every}: {n} frames checked, median {1e3 * statistics.median(times):.0f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--errors", action="store_true", help="print every miss and false positive")
@@ -104,6 +129,7 @@ def main() -> None:
             if (r["label"] == "block") == res.allowed or (not res.allowed and res.category != r["category"]):
                 tag = "MISS" if res.allowed else ("FP" if r["label"] == "allow" else f"CAT {res.category}")
                 print(f"{tag:<24} [{r['category']}] {r['text']!r} -> {res.reason}")
+    frame_check_cost()
     for split in ("dev", "holdout"):
         rec, fpr = rates(
             [r for r in rows if r["split"] == split],
