@@ -96,15 +96,16 @@ def evaluate_video(
     detections = detect_video(frames, light, exp.shown.occluder)
     tracks = track_objects(detections, width, height)
     match = match_objects(exp, tracks)
-    temporal, temporal_details = metrics.temporal_score(exp, match, frames, detections)
+    moves = metrics.camera_moves(frames, detections)
+    temporal, temporal_details = metrics.temporal_score(exp, match, frames, detections, moves)
     scores = {
         "colour": metrics.colour_score(exp, match),
         "kind": metrics.kind_score(exp, match),
         "count": metrics.count_score(exp, match, detections),
         "relation": metrics.relation_score(exp, match),
-        "direction": metrics.direction_score(exp, match),
+        "direction": metrics.direction_score(exp, match, _pan(exp, moves, (width, height))),
         "gravity": metrics.gravity_score(exp, match),
-        "permanence": metrics.permanence_score(exp, match),
+        "permanence": metrics.permanence_score(exp, match, (width, height), num_frames),
         "temporal": temporal,
         "background": metrics.background_score(exp, light),
     }
@@ -137,6 +138,20 @@ def evaluate_video(
         match=match if keep else None,
         frames=frames if keep else None,
     )
+
+
+def _pan(exp: Expectation, moves: list, size: tuple[int, int]) -> np.ndarray:
+    """The backdrop's shift on screen per frame: measured; or, when the backdrop is too plain to show a
+    pan the prompt states, the world's (a stated pan has the same speed for every seed)."""
+    measured = metrics.pan_path(moves, size)
+    stated = exp.stated.camera or ""
+    if stated.startswith("pan_") and np.hypot(*measured[-1]) < 0.02 * exp.short_side:
+        cams = exp.truth["frames"]
+        cam0 = np.array([cams[0]["camera"]["x"], cams[0]["camera"]["y"]])
+        return np.array(
+            [-(np.array([c["camera"]["x"], c["camera"]["y"]]) - cam0) * c["camera"]["zoom"] for c in cams]
+        )
+    return measured
 
 
 def evaluate_item(item: VideoItem, keep: bool = False) -> VideoResult:

@@ -5,7 +5,7 @@
 Each line: id, prompt, seed, width, height, seconds, fps, lang, group (what it was written to test) and
 targets (the dimensions its wording lets the benchmark score, from the world's own parser). Groups cycle
 through kinds, colours, backgrounds, directions, occluders and sizes so every value appears; about one
-prompt in six is Korean. Most clips are 128x128 (the bundled model's size), every tenth landscape 160x96
+prompt in six is Korean. Travel and occluder prompts state a still camera (see `standard_prompts`). Most clips are 128x128 (the bundled model's size), every tenth landscape 160x96
 and every tenth portrait 96x160; all are 4 s at 8 fps. Every prompt is checked: it parses, it renders,
 and its targets include the group's dimension.
 """
@@ -257,6 +257,12 @@ GROUP_DIMENSION = {
 def standard_prompts() -> list[dict]:
     rows = []
     for i, (group, prompt, lang) in enumerate(p for g in GROUPS for p in g()):
+        if group in ("direction", "permanence"):
+            # A still camera, said: a pan the prompt leaves open could carry the view faster than the
+            # object, and on a plain backdrop a stated "left" would then be seen going right.
+            prompt += ", " + (
+                "고정 카메라" if lang == "ko" else ("static camera", "still camera", "fixed camera")[i % 3]
+            )
         width, height = (160, 96) if i % 10 == 7 else (96, 160) if i % 10 == 8 else (128, 128)
         targets = stated_dimensions(parse_prompt(prompt))
         if GROUP_DIMENSION[group] not in targets:
