@@ -330,7 +330,9 @@ def permanence_score(
             continue
         chain = match.assigned[o.index]
         said = exp.stated.objects[o.index]
-        heading = np.array(vocab.DIRECTIONS[said.direction]) if said.direction else None
+        # The line it should come out along: the stated direction, else the world's (its orientation
+        # only: which way along it is taken from the motion seen).
+        heading = np.array(vocab.DIRECTIONS[said.direction]) if said.direction else o.path[-1] - o.path[0]
         if not _hides_and_returns(o.visible):
             continue  # in the world's own clip it does not come back into view in time: nothing to ask
         if chain is None:
