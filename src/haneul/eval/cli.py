@@ -34,7 +34,12 @@ def world(
             help="With --model: prompts (JSONL like the standard set, or text); default: the standard set."
         ),
     ] = None,
-    limit: Annotated[int, typer.Option(help="With --model: use only the first N prompts (0: all).")] = 0,
+    limit: Annotated[
+        int,
+        typer.Option(
+            help="With --model: an evenly spaced sample of N prompts, so every group shows (0: all)."
+        ),
+    ] = 0,
     steps: Annotated[
         int | None, typer.Option("--steps", help="With --model: sampling steps (default: the model's).")
     ] = None,
@@ -71,7 +76,7 @@ def _items(videos, out, model, prompts, limit, steps, guidance):
 
     rows = load_prompts(prompts or STANDARD_SET)
     if limit > 0:
-        rows = rows[:limit]
+        rows = rows[:: max(1, len(rows) // limit)][:limit]
     listing = generate_videos(model, rows, out / "videos", num_steps=steps, guidance=guidance)
     return read_items(listing)
 
