@@ -15,6 +15,9 @@ F = 1 + tf * k, and back. It follows the causal video VAEs of MAGVIT-v2, CogVide
   LTX-Video does), so the highest-resolution level runs at H/p with a thin width and per-frame (2D) kernels;
   temporal kernels and width live at the low-resolution levels, where they cost little. Normalisation is
   per pixel over channels (RMS), so it never mixes frames (causality) or positions.
+- Every down/up-sampler has a parameter-free shortcut (DC-AE's space-to-channel averaging and
+  channel-to-space duplication), and every residual block starts as the identity, so the untrained
+  network already passes a coarse picture through and training refines it.
 - Gaussian posterior (mean, logvar) trained with a small KL term; `encode` returns the posterior mean,
   normalised by the config's shift and scale so the diffusion model sees roughly unit-variance latents.
 """
