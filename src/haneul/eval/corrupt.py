@@ -4,7 +4,7 @@ Each corruption breaks one thing and leaves the rest: frozen frames stop all mot
 break time order, recolouring changes object colours only, mirroring swaps left and right, noise
 adds per-frame grain, and "vanish" removes an object for good once it is behind the occluder.
 
-    python -m haneul.eval.corrupt [--limit N]   # the validity table: mean score per dimension and corruption
+    python -m haneul.eval.corrupt [--limit N] [--mp4]   # validity table: mean per dimension and corruption
 
 Corruptions that need to know where objects are use the world's ground truth (`truth` from
 `haneul.world.render_clip`).
@@ -129,16 +129,28 @@ def corrupt(name: str, frames: np.ndarray, truth: dict, seed: int = 0) -> np.nda
     raise ValueError(f"unknown corruption {name!r}; valid: {', '.join(CORRUPTIONS)}")
 
 
-def validity_table(rows: list[dict]) -> dict[str, dict[str, float | None]]:
-    """Mean score per dimension for ground truth and every corruption, over the given prompt rows."""
+def validity_table(rows: list[dict], mp4: bool = False) -> dict[str, dict[str, float | None]]:
+    """Mean score per dimension for ground truth and every corruption, over the given prompt rows.
+
+    `mp4`: also score the ground truth after an H.264 MP4 round trip (row "truth_mp4"), as files are.
+    """
+    import tempfile
+    from pathlib import Path
+
     from haneul.eval.benchmark import DIMENSIONS, VideoResult, aggregate, evaluate_video
+    from haneul.video_io import read_video, write_video
     from haneul.world import render_clip
 
-    results: dict[str, list[VideoResult]] = {name: [] for name in ("truth", *CORRUPTIONS)}
+    names = ("truth", "truth_mp4", *CORRUPTIONS) if mp4 else ("truth", *CORRUPTIONS)
+    results: dict[str, list[VideoResult]] = {name: [] for name in names}
+    folder = Path(tempfile.mkdtemp())
     for row in rows:
         n = round(row.get("seconds", 4.0) * row.get("fps", 8.0))
         clip = render_clip(row["prompt"], row["width"], row["height"], n, row["fps"], row["seed"])
         variants = {"truth": clip.frames}
+        if mp4:
+            path = write_video(folder / "clip.mp4", clip.frames, fps=row["fps"])
+            variants["truth_mp4"] = read_video(path)[0]
         variants.update({name: corrupt(name, clip.frames, clip.truth, row["seed"]) for name in CORRUPTIONS})
         for name, frames in variants.items():
             if frames is not None:
@@ -155,11 +167,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--limit", type=int, default=0, help="every k-th prompt so that about N are used")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--mp4", action="store_true", help="also score ground truth through an MP4 round trip"
+    )
     args = parser.parse_args()
     rows = load_prompts()
     if args.limit:
         rows = rows[:: max(1, len(rows) // args.limit)][: args.limit]
-    table = validity_table(rows)
+    table = validity_table(rows, mp4=args.mp4)
     if args.json:
         print(json.dumps(table, indent=1))
         return
