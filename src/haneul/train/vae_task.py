@@ -10,6 +10,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from haneul.errors import InputError
 from haneul.models.vae import VAEConfig, VideoVAE
 from haneul.train import card
 from haneul.train.config import VAETrainConfig
@@ -39,6 +40,10 @@ class VAETask:
             init_dir = Path(config.init) / "vae"
             self.vae_config = load_config(VAEConfig, init_dir)
             self.model = load_state(VideoVAE(self.vae_config), init_dir)
+        if config.freeze_encoder:
+            if not config.init:
+                raise InputError("freeze_encoder needs init: the trained VAE whose decoder to fine-tune")
+            self.model.encoder.requires_grad_(False)
         self.weights = VAELossWeights(**config.loss)
         self.disc = None
         if config.disc_start >= 0:
@@ -123,6 +128,9 @@ class VAETask:
     @torch.no_grad()
     def finish(self, ema: VideoVAE, out: Path, info: dict) -> dict:
         """Measure the latent mean and std on fresh clips; store them as shift/scale in the exported VAE."""
+        if self.config.freeze_encoder:  # same encoder, same statistics: keep the transformer's normalisation
+            self.export(ema, out, info)
+            return {"shift": ema.config.shift_factor, "scale": ema.config.scale_factor, "kept": True}
         stats = latent_stats(ema, self.config, self.d.device)
         ema.config.shift_factor = stats["shift"]
         ema.config.scale_factor = stats["scale"]

@@ -1,0 +1,30 @@
+"""The VAE trainer: decoder-only fine-tuning keeps the encoder (and so the latents) exactly."""
+
+from __future__ import annotations
+
+import torch
+from safetensors.torch import load_file
+from test_train_data import make_folder
+
+from haneul.models.vae import VAEConfig, VideoVAE
+from haneul.train.runs import train_vae
+from haneul.weights import load_config, save_module
+
+
+def test_freeze_encoder_trains_only_the_decoder_and_keeps_latent_stats(tmp_path):
+    torch.manual_seed(0)
+    config = VAEConfig(latent_channels=4, channels=(8, 8, 16), shift_factor=0.5, scale_factor=0.25)
+    save_module(VideoVAE(config), config, tmp_path / "init" / "vae", dtype="fp32")
+    yaml = tmp_path / "vae.yaml"
+    yaml.write_text(
+        f"data: {make_folder(tmp_path / 'data', corrupt=False)}\nout: {tmp_path / 'out'}\n"
+        "sizes: [[32, 32], [48, 32], [32, 48]]\nframe_counts: [1, 9]\nframe_weights: [0.5, 0.5]\n"
+        f"steps: 3\nwarmup_steps: 1\nbatch_size: 2\nnum_threads: 1\ninit: {tmp_path / 'init'}\nfreeze_encoder: true\n"
+    )
+    train_vae(yaml, [])
+    before = load_file(tmp_path / "init/vae/model.safetensors")
+    after = load_file(tmp_path / "out/vae/model.safetensors")
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("encoder."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    kept = load_config(VAEConfig, tmp_path / "out/vae")
+    assert (kept.shift_factor, kept.scale_factor) == (0.5, 0.25)
