@@ -193,3 +193,24 @@ def test_labelled_set_is_large_valid_and_disjoint_from_exemplars():
     assert {"obfuscated", "tricky_benign"} <= {r["kind"] for r in rows}
     exemplars = [json.loads(ln)["text"].lower() for ln in (moderation.POLICY_DIR / "exemplars.jsonl").open()]
     assert not {r["text"].lower() for r in rows} & set(exemplars)
+
+
+def test_the_bundled_worlds_own_prompts_pass(moderator):
+    """The procedural world's prompts (English and Korean) and detailed captions are what users of the bundled
+    model type: none may be refused (450 from 150 scenes were checked once; 10 scenes here)."""
+    import numpy as np
+
+    from haneul.world.captions import detailed_caption
+    from haneul.world.complete import complete_spec
+    from haneul.world.prompts import short_caption
+    from haneul.world.spec import SceneSpec
+
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        spec = complete_spec(SceneSpec(), rng)
+        for text in (
+            short_caption(spec, rng, korean=False),
+            short_caption(spec, rng, korean=True),
+            detailed_caption(spec),
+        ):
+            assert moderator.moderate(text).allowed, text
