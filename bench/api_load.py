@@ -70,7 +70,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes (separate from the API)")
     parser.add_argument("--size", default="64x64")
     parser.add_argument("--seconds", default="1")
-    parser.add_argument("--poll", type=float, default=0.25, help="seconds between a client's polling rounds")
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=1.0,
+        help="seconds between a client's polling rounds (the server's poll-after)",
+    )
     parser.add_argument("--timeout", type=float, default=1200.0)
     parser.add_argument(
         "--postgres", action="store_true", help="use a throwaway PostgreSQL instead of SQLite"
