@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from haneul.errors import InputError
-from haneul.eval import metrics
+from haneul.eval import camera, metrics
 from haneul.eval.detect import SceneLight, allowed_colours, colour_table, detect_frame, estimate_light
 from haneul.eval.expected import Expectation, expect
 from haneul.eval.match import Match, match_objects
@@ -96,7 +96,7 @@ def evaluate_video(
     detections = detect_video(frames, light, exp.shown.occluder)
     tracks = track_objects(detections, width, height)
     match = match_objects(exp, tracks)
-    moves = metrics.camera_moves(frames, detections)
+    moves = camera.camera_moves(frames, detections)
     temporal, temporal_details = metrics.temporal_score(exp, match, frames, detections, moves)
     scores = {
         "colour": metrics.colour_score(exp, match),
@@ -143,7 +143,7 @@ def evaluate_video(
 def _pan(exp: Expectation, moves: list, size: tuple[int, int]) -> np.ndarray:
     """The backdrop's shift on screen per frame: measured; or, when the backdrop is too plain to show a
     pan the prompt states, the world's (a stated pan has the same speed for every seed)."""
-    measured = metrics.pan_path(moves, size)
+    measured = camera.pan_path(moves, size)
     stated = exp.stated.camera or ""
     if stated.startswith("pan_") and np.hypot(*measured[-1]) < 0.02 * exp.short_side:
         cams = exp.truth["frames"]
