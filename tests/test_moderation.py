@@ -160,9 +160,20 @@ def test_embedding_head_catches_what_no_word_list_names(moderator):
 def test_head_training_is_deterministic(moderator):
     texts = ["a dog in a park", "a man shot dead", "a cat on a sofa", "people bleeding in a street"]
     labels = ["benign", "violence_graphic", "benign", "violence_graphic"]
-    a = moderation.EmbeddingHead(moderator.head.encoder, texts, labels)
-    b = moderation.EmbeddingHead(moderator.head.encoder, texts, labels)
+    a = moderation.EmbeddingHead(moderator.head.encoder, texts, labels, cache=False)
+    b = moderation.EmbeddingHead(moderator.head.encoder, texts, labels, cache=False)
     assert (a.weight == b.weight).all() and (a.bias == b.bias).all()
+
+
+def test_trained_head_is_cached_under_a_hash_of_its_inputs(moderator, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    texts, labels = ["a dog in a park", "a man shot dead"], ["benign", "violence_graphic"]
+    trained = moderation.EmbeddingHead(moderator.head.encoder, texts, labels)
+    assert len(list((tmp_path / "haneul" / "moderation").glob("head-*.pt"))) == 1
+    cached = moderation.EmbeddingHead(moderator.head.encoder, texts, labels)
+    assert (cached.weight == trained.weight).all() and (cached.bias == trained.bias).all()
+    moderation.EmbeddingHead(moderator.head.encoder, texts, ["benign", "hate"])  # other labels, other file
+    assert len(list((tmp_path / "haneul" / "moderation").glob("head-*.pt"))) == 2
 
 
 def test_rules_take_well_under_a_millisecond_and_the_head_stays_interactive(moderator):

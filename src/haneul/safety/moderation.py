@@ -23,7 +23,9 @@ look-alikes mapped to Latin, l33t inside words undone ("k1ll", "n4ked"), spelled
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import os
 import re
 import time
 import unicodedata
@@ -342,15 +344,39 @@ def fit_logistic(
     return weight.detach(), bias.detach()
 
 
+def head_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "haneul" / "moderation"
+
+
 class EmbeddingHead:
     """MiniLM sentence embeddings (mean-pooled, L2-normalised, as sentence-transformers' config says) and a
-    multinomial logistic regression trained on the exemplars when the moderator loads (~0.1 s)."""
+    multinomial logistic regression trained on the exemplars when the moderator loads.
 
-    def __init__(self, encoder, texts: list[str], labels: list[str], l2: float = HEAD_L2):
+    Embedding the exemplars is most of the load time, so the trained weights are cached on disk under a hash
+    of everything they depend on (encoder, normalised exemplars, labels, weight decay): edit the exemplars or
+    the policy and the head is trained afresh."""
+
+    def __init__(self, encoder, texts: list[str], labels: list[str], l2: float = HEAD_L2, cache: bool = True):
         self.encoder = encoder
         self.classes = [BENIGN, *HEAD_CATEGORIES]
+        blob = json.dumps(
+            [str(getattr(encoder, "name", "")), l2, self.classes, texts, labels], ensure_ascii=False
+        )
+        path = head_cache_dir() / f"head-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.pt"
+        if cache and path.is_file():
+            saved = torch.load(path)
+            self.weight, self.bias = saved["weight"], saved["bias"]
+            return
         y = torch.tensor([self.classes.index(label) for label in labels])
         self.weight, self.bias = fit_logistic(self.embed(texts), y, len(self.classes), l2)
+        if cache:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                torch.save({"weight": self.weight, "bias": self.bias}, tmp)
+                os.replace(tmp, path)
+            except OSError:
+                pass  # a read-only home only costs the training time at the next load
 
     @torch.no_grad()
     def embed(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
