@@ -136,7 +136,7 @@ class Pipeline:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, device: str = "cpu", text_encoder=None) -> Pipeline:
         from haneul.models.dit import DiT, DiTConfig
-        from haneul.models.text_encoder import TextEncoder
+        from haneul.models.text_encoder import shared_encoder
         from haneul.models.vae import VAEConfig, VideoVAE
         from haneul.weights import load_config, load_state
 
@@ -150,7 +150,7 @@ class Pipeline:
         vae = load_state(VideoVAE(load_config(VAEConfig, path / "vae")), path / "vae")
         dit = load_state(DiT(load_config(DiTConfig, path / "dit")), path / "dit")
         if text_encoder is None:
-            text_encoder = TextEncoder.from_dir(spec.text_encoder, max_length=spec.text_max_length)
+            text_encoder = shared_encoder(spec.text_encoder, spec.text_max_length)
         card_path = path / "README.md"
         card = card_path.read_text() if card_path.is_file() else ""
         return cls(vae, dit, text_encoder, spec, card=card, device=device)

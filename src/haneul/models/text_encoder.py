@@ -8,7 +8,9 @@ training run sees the same prompts again and again.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -16,6 +18,7 @@ import torch
 from haneul.errors import InputError
 
 DEFAULT_ENCODER = "all-minilm-l6-v2"
+CACHE_SIZE = 4096  # prompts whose features are kept
 
 
 def default_encoder_dir() -> Path:
@@ -45,10 +48,10 @@ class TextEncoder:
         self.max_length = max_length
         self.name = name
         self.dim = model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.d_model
-        self._cache: dict[str, torch.Tensor] = {}
+        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()  # least recently used first
 
     @classmethod
-    def from_dir(cls, name_or_dir: str = DEFAULT_ENCODER, max_length: int = 256) -> "TextEncoder":
+    def from_dir(cls, name_or_dir: str = DEFAULT_ENCODER, max_length: int = 256) -> TextEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoConfig, AutoModel, AutoTokenizer
@@ -81,6 +84,9 @@ class TextEncoder:
         for prompt in prompts:
             if prompt not in self._cache:
                 self._cache[prompt] = self._encode_one(prompt)
+                if len(self._cache) > CACHE_SIZE:  # a server sees endless prompts; keep memory bounded
+                    self._cache.popitem(last=False)
+            self._cache.move_to_end(prompt)
             feats.append(self._cache[prompt])
         length = max(f.shape[0] for f in feats)
         context = torch.zeros(len(feats), length, self.dim)
@@ -89,3 +95,9 @@ class TextEncoder:
             context[i, : f.shape[0]] = f
             mask[i, : f.shape[0]] = True
         return context, mask
+
+
+@functools.lru_cache(maxsize=4)
+def shared_encoder(name_or_dir: str = DEFAULT_ENCODER, max_length: int = 256) -> TextEncoder:
+    """One loaded encoder per process, shared by generation and prompt moderation (it takes seconds to load)."""
+    return TextEncoder.from_dir(name_or_dir, max_length=max_length)

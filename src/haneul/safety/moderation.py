@@ -421,9 +421,9 @@ class Moderator:
         head = None
         if use_head:
             if encoder is None:
-                from haneul.models.text_encoder import TextEncoder
+                from haneul.models.text_encoder import shared_encoder
 
-                encoder = TextEncoder.from_dir()
+                encoder = shared_encoder()
             texts, labels = _read_exemplars(policy_dir / "exemplars.jsonl")
             head = EmbeddingHead(
                 encoder, [policy.without_allowed(policy.normalize(t)) for t in texts], labels
