@@ -12,6 +12,9 @@ from haneul.serve.testing import start_api, tiny_model_dir
 
 KEY = "sk-schema-0123456789abcdef"
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
+# The "examples" phase only replays the spec's examples, and its generator has crashed inside CPython 3.11
+# ("AST constructor recursion depth mismatch"); the other phases cover every operation.
+PHASES = "coverage,fuzzing,stateful"
 
 
 @pytest.mark.skipif(shutil.which("st") is None, reason="schemathesis CLI (st) not installed")
@@ -25,6 +28,7 @@ def test_schemathesis_finds_no_server_error_nor_schema_break(tmp_path_factory):
         run = subprocess.run(
             ["st", "run", spec, "--header", f"Authorization: Bearer {KEY}", "--checks", CHECKS,
              "--max-examples", "25", "--seed", "1", "--generation-database", "none", "--no-color",
+             "--phases", PHASES,
              "--request-timeout", "30", "--workers", "2"],
             capture_output=True, text=True, timeout=600,
         )  # fmt: skip

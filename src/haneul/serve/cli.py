@@ -25,7 +25,8 @@ DB = typer.Option(
 MODELS = typer.Option(
     [],
     "--model",
-    help="API model name = local model dir, e.g. sora-2=./my-model (repeatable; default: both sora-2 and sora-2-pro -> the bundled model).",
+    help="API model name = local model dir, e.g. sora-2=./my-model (repeatable). Without it, sora-2 and "
+    "sora-2-pro both serve the bundled model; with it, exactly the names given are served.",
 )
 NUM_STEPS = typer.Option(None, "--num-steps", help="Sampling steps per video (default: the model's).")
 STALE_AFTER = typer.Option(
