@@ -27,7 +27,7 @@ pytestmark = [
 def server(tmp_path_factory):
     model = tiny_model_dir(tmp_path_factory.getbasetemp())
     data = tmp_path_factory.mktemp("serve-web")
-    extra = ["--num-steps", "40", "--rate-limit", "100000", "--max-seconds", "4"]
+    extra = ["--num-steps", "20", "--rate-limit", "100000", "--max-seconds", "4"]
     proc, url = start_api(data, [KEY], [f"sora-2={model}"], workers=1, extra=extra)
     yield url.removesuffix("/v1")
     proc.stop()
