@@ -17,6 +17,18 @@ plus the attention products QK^T and PV, x3 for forward + backward. MFU is our t
 the 2048x2048 bf16 matmul rate measured next to it.
 
     python bench/dit_throughput.py [--preset s] [--rounds 5] [--reps 2] [--threads N] [--steps 16] [--compile]
+
+Results, preset "s" (14.3 M), 2026-11-22. No quiet moment was available: other engineers' jobs kept the
+load average at 6-20 on 2 cores, so absolute times are several times slower than an idle machine's, and
+two-thread OpenMP runs suffer most (every op waits for both threads to be scheduled).
+- 1 thread, load ~10: train 1442 tok/s, infer 3726 tok/s, vs diffusers 1.63x train / 1.74x infer,
+  MFU 0.60 (of the one-thread matmul rate); earlier 1-thread run at load ~18: 1.70x / 1.87x, MFU 0.60.
+- 2 threads, load 8-12: vs diffusers 1.47x train / 2.54x infer; load ~15: 1.53x / 1.10x. MFU 0.08-0.10:
+  not meaningful under that contention (steps took 10-20 s instead of well under 1 s).
+- The very first version (flash SDPA, RMSNorm qk-norm, GELU MLP, hidden 384) measured on a nearly idle
+  machine (load 0.3): 1.04x / 1.06x, MFU 0.39; everything since made ours faster, per the profiles.
+- --compile (torch.compile of the whole model, 1 thread): 483 s of compilation under load, then 1.52x /
+  1.59x, i.e. no better than eager; not used.
 """
 
 from __future__ import annotations

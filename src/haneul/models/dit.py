@@ -50,8 +50,12 @@ class DiTConfig:
     norm_eps: float = 1e-6
 
 
-# name -> config. "s" is the size planned for the bundled model; numbers from `python bench/dit_throughput.py`
-# on the 2-core EPYC (bf16 autocast), see the report in bench/dit_throughput.py's docstring.
+# name -> config. "s" is the size planned for the bundled model (8-15 M parameters, trainable in about an hour
+# here). Measured with `python bench/dit_throughput.py --preset s --threads 1` on the 2-core EPYC, bf16 autocast,
+# 2026-11-22, while the machine was shared (load average ~10): training 1442 tokens/s (8 clips x 320 tokens,
+# fwd+bwd+AdamW), inference 3726 tokens/s (2 x 576 tokens), 1.63x / 1.74x diffusers' WanTransformer3DModel at
+# the same size, MFU 0.60 of the one-thread bf16 matmul rate; a 16-step CFG sample of a 4 s 128x128 clip
+# (9x16x16 latents) took 5.2 s on that one contended thread. Two-thread figures: see the bench's docstring.
 PRESETS: dict[str, DiTConfig] = {
     "tiny": DiTConfig(in_channels=4, hidden_size=64, depth=2, num_heads=2, freq_dim=32),  # tests
     "xs": DiTConfig(hidden_size=256, depth=8, num_heads=4),  # 9.3 M
