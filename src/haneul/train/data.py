@@ -124,7 +124,19 @@ class WorldData:
     def clip(self, key: tuple, seed: int, bucket: Bucket) -> tuple[np.ndarray, str, str]:
         if key in self.frames:
             return self.frames[key]
-        clip = self._render(None, bucket.width, bucket.height, bucket.frames, self.config.fps, seed)
+        clip = None
+        for attempt in range(10):  # a generator bug on one seed must not end a long run: count, take the next
+            try:
+                clip = self._render(
+                    None, bucket.width, bucket.height, bucket.frames, self.config.fps, seed + attempt
+                )
+                break
+            except Exception as e:  # noqa: BLE001 - any failure of the world on one seed
+                self.skipped += 1
+                log.warning("world clip seed %d failed (%s: %s); %d skipped so far", seed + attempt,
+                            type(e).__name__, e, self.skipped)  # fmt: skip
+        if clip is None:
+            raise RuntimeError(f"the world failed to render 10 seeds in a row from {seed}")
         frames = np.asarray(clip.frames)
         if frames.shape != (bucket.frames, bucket.height, bucket.width, 3):
             raise RuntimeError(f"world clip has shape {frames.shape}, expected {bucket}")
