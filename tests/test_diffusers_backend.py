@@ -156,3 +156,32 @@ def test_cli_info_generate_and_mode_error(tmp_path, tiny_dirs):
     )
     assert result.exit_code == 2 and "cannot do" in result.output
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_server_serves_a_diffusers_model_through_the_openai_sdk(tmp_path, tiny_dirs):
+    """`haneul serve --model sora-2=<diffusers dir>`, driven by the official openai SDK."""
+    import warnings
+
+    from openai import OpenAI
+
+    from haneul.serve.testing import start_api
+
+    key = "sk-diffusers-0123456789abcdef"
+    models = [f"sora-2={tiny_dirs['ltx-condition']}"]
+    proc, url = start_api(
+        tmp_path / "serve", [key], models, workers=1, extra=["--num-steps", "2", "--poll-after-ms", "100"]
+    )
+    try:
+        client = OpenAI(base_url=url, api_key=key, max_retries=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            video = client.videos.create_and_poll(
+                model="sora-2", prompt="a red ball bounces", size="64x64", seconds="1"
+            )
+            assert video.status == "completed", video.error
+            out = tmp_path / "served.mp4"
+            client.videos.download_content(video.id).write_to_file(out)
+        frames, _ = read_video(out)
+        assert frames.shape[1:3] == (64, 64) and len(frames) > 1
+    finally:
+        proc.stop()

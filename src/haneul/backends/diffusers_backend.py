@@ -146,7 +146,30 @@ class DiffusersPipeline:
         if vae_tiling and hasattr(pipe.vae, "enable_tiling"):
             pipe.vae.enable_tiling()
         pipe.set_progress_bar_config(disable=True)
-        return cls(pipe, class_name, name=path.name, device=device)
+        loaded = cls(pipe, class_name, name=path.name, device=device)
+        loaded.apply_overrides(path / "haneul.json")
+        return loaded
+
+    def apply_overrides(self, path: Path) -> None:
+        """An optional haneul.json beside model_index.json declares the sizes, fps and frame limit to offer
+        (the table's defaults are the model authors' recommendations)."""
+        if not path.is_file():
+            return
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path} is not valid JSON: {e}", param="model") from e
+        allowed = {"name", "sizes", "fps", "max_frames", "num_steps", "guidance"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise InputError(
+                f"{path}: unknown fields {sorted(unknown)}; valid: {sorted(allowed)}", param="model"
+            )
+        for key, value in data.items():
+            setattr(self.spec, key, [tuple(v) for v in value] if key == "sizes" else value)
+        if "max_frames" in data or "fps" in data:
+            self.spec.max_seconds = (self.spec.max_frames - 1) / self.spec.fps[0]
+            self.spec.default_seconds = min(self.spec.default_seconds, self.spec.max_seconds)
 
     # ---- the haneul interface -------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ follow diffusers' own pipeline tests (2 layers, widths of 8-32). They make noise
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -275,4 +276,7 @@ def make_tiny_diffusers_pipeline(kind: str, folder: str | os.PathLike, seed: int
     pipe = builders[kind]()
     folder = Path(folder)
     pipe.save_pretrained(folder)
+    # Tiny pipelines are run at tiny sizes: declare them (see DiffusersPipeline.apply_overrides).
+    side = 64 if kind.startswith("ltx") else 32
+    (folder / "haneul.json").write_text(json.dumps({"sizes": [[side, side]], "max_frames": 33}) + "\n")
     return folder
