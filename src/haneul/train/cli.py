@@ -112,5 +112,7 @@ def export_model(run: Path, dest: Path, dtype: str = "bf16") -> None:
             k: v.to(DTYPES[dtype]).contiguous() for k, v in load_file(run / sub / "model.safetensors").items()
         }
         save_file(state, tmp / sub / "model.safetensors", metadata={"dtype": dtype})
+    for path in [tmp, *tmp.rglob("*")]:  # temp files are created 0600; a package is read by everyone
+        path.chmod(0o755 if path.is_dir() else 0o644)
     fsync_tree(tmp)
     replace_dir_atomic(tmp, dest)
