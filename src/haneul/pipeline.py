@@ -519,7 +519,8 @@ class Pipeline:
     def _decode(self, latents: torch.Tensor) -> np.ndarray:
         chunks = []
         with self._autocast():
-            for chunk in self.vae.decode_chunks(latents.to(self.device)):
+            # 4 latent frames (16 video frames) per pass: faster than one at a time, memory still flat
+            for chunk in self.vae.decode_chunks(latents.to(self.device), chunk=4):
                 chunks.append(to_uint8(chunk[0].float()))
         return np.concatenate(chunks)
 
