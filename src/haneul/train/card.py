@@ -36,6 +36,8 @@ def model_spec(config: TrainConfig, **defaults) -> dict:
         "max_frames": int(max(config.frame_counts)),
         "modes": MODES,
         "default_seconds": 2.0,
+        # Trained on the world's detailed captions: generation expands short prompts into that style.
+        "expander": "world" if config.data == "world" else "",
     }
     spec.update(defaults)
     return spec
