@@ -28,3 +28,22 @@ def test_freeze_encoder_trains_only_the_decoder_and_keeps_latent_stats(tmp_path)
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
     kept = load_config(VAEConfig, tmp_path / "out/vae")
     assert (kept.shift_factor, kept.scale_factor) == (0.5, 0.25)
+
+
+def test_crop_candidates_pick_the_window_with_the_object():
+    from types import SimpleNamespace
+
+    from haneul.train.config import VAETrainConfig
+    from haneul.train.vae_task import VAETask
+
+    video = torch.zeros(4, 3, 1, 64, 64)
+    video[:, 0, :, 40:50, 44:54] = 1.0  # one small red square on a flat frame
+    batch = SimpleNamespace(video=video, indices=list(range(4)))
+    task = VAETask.__new__(VAETask)
+    task.config = VAETrainConfig(crop=16, crop_candidates=32)
+    picked = task.crop(batch, step=0)
+    assert picked.shape[-2:] == (16, 16)
+    assert all(float(clip[0].max()) == 1.0 for clip in picked)  # every crop holds (part of) the object
+    task.config = VAETrainConfig(crop=16, crop_candidates=1)
+    plain = task.crop(batch, step=0)
+    assert sum(float(clip[0].max()) == 1.0 for clip in plain) < 4  # random windows mostly miss it

@@ -70,6 +70,7 @@ class VAETrainConfig(TrainConfig):
     disc_start: int = -1  # step at which the patch discriminator starts; -1 = no discriminator
     latent_stats_clips: int = 64  # clips used to measure the latent shift/scale at the end
     crop: int = 0  # train on random crop x crop windows of each clip (the VAE is convolutional); 0 = whole
+    crop_candidates: int = 1  # draw this many crop windows and train on the one with most detail (pixel std)
     # Train only the decoder (with `init`): the latents, and a transformer trained on them, stay valid
     # while the reconstructions improve (as Stable Diffusion's ft-MSE decoder did). Keeps shift/scale.
     freeze_encoder: bool = False
