@@ -80,6 +80,41 @@ def test_direction_is_judged_in_the_scene_with_the_pan_taken_out():
     assert metrics._direction(want, _chain(on_screen), frames, pan, 128) == 1.0
 
 
+def test_direction_is_scored_only_where_the_prompt_fixes_the_way():
+    """A rendered ball rolling its seed's way and the mirror of that clip (the other way): with the way
+    open both are right and direction does not apply; with a stated way the mirror scores 0."""
+    from haneul.eval.benchmark import evaluate_video
+    from haneul.eval.corrupt import mirror
+    from haneul.world import render_clip
+
+    open_way = "a red ball rolls on green grass, static camera"
+    clip = render_clip(open_way, 128, 128, 16, 8.0, 3)
+    for frames in (clip.frames, mirror(clip.frames)):
+        scores = evaluate_video(frames, open_way, 3, 8.0).scores
+        assert scores["direction"] is None and scores["overall"] >= 0.95, scores
+    # No ball at all (black frames): a loss for colour and kind, still nothing to say about its way.
+    empty = evaluate_video(np.zeros_like(clip.frames), open_way, 3, 8.0).scores
+    assert empty["colour"] == 0.0 and empty["direction"] is None
+    stated = f"a red ball rolls to the {clip.spec.objects[0].direction} on green grass, static camera"
+    assert evaluate_video(clip.frames, stated, 3, 8.0).scores["direction"] == 1.0
+    assert evaluate_video(mirror(clip.frames), stated, 3, 8.0).scores["direction"] == 0.0
+
+
+def test_direction_applies_to_stated_implied_and_partnered_ways():
+    from haneul.eval.expected import stated_dimensions
+    from haneul.world import parse_prompt
+
+    def applies(prompt: str) -> bool:
+        return "direction" in stated_dimensions(parse_prompt(prompt))
+
+    assert not applies("a red ball rolls")
+    assert not applies("a blue star passes behind a tree")
+    assert applies("a red ball moves to the left")
+    assert applies("a red ball enters from the left")  # implied: it moves right
+    assert applies("a red ball collides with a blue box")  # closes in on its partner
+    assert applies("a black ball follows a green box")  # goes the leader's way
+
+
 def test_permanence_needs_the_same_object_back_on_its_line():
     path = np.stack([np.linspace(10, 118, F), np.full(F, 60.0)], -1)
     hidden = (path[:, 0] > 50) & (path[:, 0] < 78)

@@ -4,7 +4,7 @@
 is stated decides which dimensions apply) and renders the scene the world makes of it for that seed (its
 ground truth gives the expected paths, visibility behind the occluder and the physics scale). Generated
 videos are scored against stated facts and measurable physics, never against the seed's unstated choices
-(where exactly a ball starts, how fast it goes when the prompt does not say).
+(where exactly a ball starts, how fast it goes, which way it rolls when the prompt does not say).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from haneul.world import parse_prompt, render_clip
 from haneul.world.spec import SceneSpec
 
-# Events whose object travels along a path (direction is scored on these).
+# Events whose object travels along a path (direction is scored on these when the prompt fixes the way).
 TRAVEL_EVENTS = ("move", "roll", "enter", "exit", "pass_behind", "collide", "follow")
 
 
@@ -82,7 +82,7 @@ def stated_dimensions(stated: SceneSpec) -> list[str]:
         dims.append("count")
     if stated.relations:
         dims.append("relation")
-    if any(o.event in TRAVEL_EVENTS for o in objs):
+    if any(states_direction(stated, i) for i in range(len(objs))):
         dims.append("direction")
     if any(o.event == "bounce" for o in objs):
         dims.append("gravity")
@@ -92,3 +92,15 @@ def stated_dimensions(stated: SceneSpec) -> list[str]:
     if stated.background:
         dims.append("background")
     return dims
+
+
+def states_direction(stated: SceneSpec, index: int) -> bool:
+    """Whether the prompt fixes which way object `index` travels: a stated direction (the parser also
+    sets it from an enter/exit side), or a partner to close in on (collide) or go along with (follow).
+    "a ball rolls" leaves the way open: the seed picks one, and a video going the other way is right too."""
+    o = stated.objects[index]
+    if o.event not in TRAVEL_EVENTS:
+        return False
+    if o.event in ("collide", "follow"):
+        return o.target is not None
+    return o.direction is not None

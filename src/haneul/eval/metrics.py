@@ -15,7 +15,8 @@ shorter side, so scores do not depend on the resolution.
 - count: objects seen together (in at least three frames) vs objects the world shows together.
 - relation: share of the opening frames where "a left_of b" (viewer's left) etc. holds.
 - direction: the stated direction, judged in the scene (the camera's pan, measured on the backdrop, taken
-  out); a follower goes the leader's way; colliding objects close the gap between them.
+  out); a follower goes the leader's way; colliding objects close the gap between them. Objects whose way
+  the prompt leaves open ("a ball rolls") are not scored: the seed's pick is not the only right one.
 - gravity: parabola check between bounces: second differences of height are the world's gravity in
   flight, pushed below it only around a lowest point (the floor), and bounce heights never grow.
 - permanence: an object that vanishes inside the frame (behind the occluder) comes back, with its colour
@@ -34,7 +35,7 @@ import numpy as np
 
 from haneul.eval import camera
 from haneul.eval.detect import SceneLight
-from haneul.eval.expected import TRAVEL_EVENTS, Expectation, ExpectedObject
+from haneul.eval.expected import Expectation, ExpectedObject, states_direction
 from haneul.eval.match import Chain, Match
 from haneul.world import vocab
 
@@ -173,24 +174,24 @@ def direction_score(exp: Expectation, match: Match, pan: np.ndarray) -> float | 
     them (which needs no pan: both slide with it)."""
     scores = []
     for o in _stated(exp):
-        if o.event not in TRAVEL_EVENTS:
+        # Only a way the prompt fixes is judged, never the seed's own pick ("a ball rolls": either way).
+        if not states_direction(exp.stated, o.index):
             continue
         chain = match.assigned[o.index]
         if chain is None:
             scores.append(0.0)
             continue
         said = exp.stated.objects[o.index]
-        partner = match.assigned.get(said.target) if said.target is not None else None
-        if said.event == "collide":
-            scores.append(None if partner is None else _approach(chain, partner))
+        if said.event in ("collide", "follow"):
+            partner = match.assigned.get(said.target)
+            if partner is None:
+                scores.append(0.0)  # the other object is missing: nothing closes in or leads
+            elif said.event == "collide":
+                scores.append(_approach(chain, partner))
+            else:
+                scores.append(_follows(chain, partner))
             continue
-        if said.event == "follow":
-            scores.append(None if partner is None else _follows(chain, partner))
-            continue
-        if said.direction is not None:
-            want = np.array(vocab.DIRECTIONS[said.direction])
-        else:
-            continue  # nothing stated to judge against ("a ball rolls")
+        want = np.array(vocab.DIRECTIONS[said.direction])
         scores.append(_direction(want, chain, chain.frames.tolist(), pan, exp.short_side))
     return _mean(scores) if scores else None
 
