@@ -91,6 +91,39 @@ def test_generates_with_a_model_then_scores(tmp_path, tiny_model_dir):
     assert not (out / "report.html").exists()
 
 
+def test_scores_with_and_without_prompt_expansion(tmp_path, tiny_model_dir):
+    """--no-expand (Python: expand=False) generates from the prompt as typed; by default a model whose
+    haneul.json asks for the world expander sees the detailed caption. Both are scored on the prompt."""
+    import shutil
+
+    from haneul.eval.generate import generate_videos
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    card = json.loads((model / "haneul.json").read_text())
+    (model / "haneul.json").write_text(json.dumps({**card, "expander": "world"}))
+    prompt = "a red ball bounces on green grass"
+    row = {"id": "t0", "prompt": prompt, "seed": 3, "width": 64, "height": 64, "seconds": 1.0, "fps": 8.0}
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(json.dumps(row) + "\n")
+    seen = {}
+    for flag in ("--expand", "--no-expand"):
+        out = tmp_path / flag
+        args = ["eval", "world", "--model", str(model), "--prompts", str(prompts), "--steps", "1"]
+        result = runner.invoke(app, [*args, "--out", str(out), "--no-report", flag])
+        assert result.exit_code == 0, result.output
+        listing = json.loads((out / "videos" / "videos.jsonl").read_text())
+        data = json.loads((out / "results.json").read_text())
+        assert data["expand"] == (flag == "--expand") and data["videos"][0]["prompt"] == prompt
+        seen[flag] = listing["caption"]
+    assert seen["--no-expand"] == prompt
+    assert seen["--expand"] != prompt and "red ball" in seen["--expand"] and "grass" in seen["--expand"]
+    # The Python path: same captions.
+    for expand, flag in ((True, "--expand"), (False, "--no-expand")):
+        listing = generate_videos(model, [row], tmp_path / f"py{expand}", num_steps=1, expand=expand)
+        assert json.loads(listing.read_text())["caption"] == seen[flag]
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     result = runner.invoke(app, ["eval", "world", str(tmp_path / "missing.jsonl")])
     assert result.exit_code == 2 and "neither a JSONL file nor a folder" in result.output

@@ -46,6 +46,14 @@ def world(
     guidance: Annotated[
         float | None, typer.Option(help="With --model: guidance scale (default: the model's).")
     ] = None,
+    expand: Annotated[
+        bool,
+        typer.Option(
+            "--expand/--no-expand",
+            help="With --model: expand prompts with the model's expander before generating (default, as "
+            "`haneul generate` does); --no-expand generates from the prompts as typed.",
+        ),
+    ] = True,
     report: Annotated[
         bool, typer.Option(help="Write report.html with contact sheets and trajectory plots.")
     ] = True,
@@ -55,13 +63,16 @@ def world(
     from haneul.generate_cli import user_errors
 
     with user_errors():
-        items = _items(videos, out, model, prompts, limit, steps, guidance)
-        summary, paths = _score(items, out, report, {"source": str(model or videos)})
+        items = _items(videos, out, model, prompts, limit, steps, guidance, expand)
+        meta = {"source": str(model or videos)}
+        if model is not None:
+            meta["expand"] = expand
+        summary, paths = _score(items, out, report, meta)
     _print_summary(summary)
     typer.echo(f"wrote {paths['json']}" + (f" and {paths['html']}" if report else ""), err=True)
 
 
-def _items(videos, out, model, prompts, limit, steps, guidance):
+def _items(videos, out, model, prompts, limit, steps, guidance, expand):
     from haneul.errors import InputError
     from haneul.eval.benchmark import read_items
 
@@ -77,7 +88,7 @@ def _items(videos, out, model, prompts, limit, steps, guidance):
     rows = load_prompts(prompts or STANDARD_SET)
     if limit > 0:
         rows = rows[:: max(1, len(rows) // limit)][:limit]
-    listing = generate_videos(model, rows, out / "videos", num_steps=steps, guidance=guidance)
+    listing = generate_videos(model, rows, out / "videos", num_steps=steps, guidance=guidance, expand=expand)
     return read_items(listing)
 
 

@@ -2,7 +2,9 @@
 
 Each prompt row (the standard set's format: id, prompt, seed, width, height, seconds, fps) becomes
 `videos/<id>.mp4` through the pipeline and `save_output`, and `videos/videos.jsonl` lists them in the
-format `read_items` takes, so a generated set can be re-scored later without generating again.
+format `read_items` takes, so a generated set can be re-scored later without generating again. Each line
+also keeps the caption the model saw: the expanded one, or with `expand=False` the prompt as typed (to
+measure what prompt expansion adds, score both ways).
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ def generate_videos(
     num_steps: int | None = None,
     guidance: float | None = None,
     progress: bool = True,
+    expand: bool = True,
 ) -> Path:
-    """Generate one video per row into out_dir; returns the path of the JSONL that lists them."""
+    """Generate one video per row into out_dir; returns the path of the JSONL that lists them.
+
+    expand: let the model's prompt expander rewrite each prompt (as `haneul generate` does by default);
+    the videos are scored against the prompt either way.
+    """
     from rich.progress import Progress
 
     from haneul.outputs import save_output
@@ -43,11 +50,13 @@ def generate_videos(
                 num_steps=num_steps,
                 guidance=guidance,
                 seed=int(row.get("seed", 0)),
+                expand=expand,
             )
             name = f"{row['id']}.mp4"
             save_output(video, out / name)
             keep = {k: row[k] for k in ("id", "prompt", "seed", "targets") if k in row}
-            lines.append(json.dumps({"file": name, **keep}, ensure_ascii=False))
+            line = {"file": name, **keep, "caption": video.caption, "expanded": expand}
+            lines.append(json.dumps(line, ensure_ascii=False))
             bar.advance(task)
     listing = out / "videos.jsonl"
     with AtomicPath(listing) as tmp:
