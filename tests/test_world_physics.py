@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from haneul.world import render_clip, simulate
+from haneul.world import complete_spec, render_clip, simulate
 from haneul.world import sim as world_sim
 from haneul.world.spec import ObjectSpec, SceneSpec
 
@@ -97,6 +97,36 @@ def test_follower_keeps_behind_the_leader():
     assert np.all(fx < lx) and fx[-1] - fx[0] > 30  # behind and moving along
     gap = np.hypot(*(_centres(clip, 0) - _centres(clip, 1)).T)
     assert gap.max() - gap.min() < 20
+
+
+def test_a_follower_can_lead_another_follower():
+    """A chain listed deepest first (the ball follows the box, which follows the star): each leader is
+    simulated before its follower (this crashed in sim._follow before)."""
+    ball = ObjectSpec("ball", "red", "small", "follow", None, "medium", "left", target=1)
+    box = ObjectSpec("box", "blue", "small", "follow", None, "medium", "left", target=2)
+    star = ObjectSpec("star", "green", "small", "move", "right", "medium", "centre")
+    clip = render_clip(_scene(ball, box, star), 160, 96, 24, 8.0, seed=3)
+    x = {i: _centres(clip, i)[:, 0] for i in range(3)}
+    assert x[2][-1] - x[2][0] > 30 and x[1][-1] - x[1][0] > 20 and x[0][-1] - x[0][0] > 20
+    assert x[1][-1] < x[2][-1] and x[0][-1] < x[1][-1]  # each behind the one it follows
+    # Random scenes make such chains too (7 in 20,000 crashed before): this seed gives 0 -> 1 -> 2.
+    spec = complete_spec(SceneSpec(), np.random.default_rng(860), duration=2.0)
+    assert [(o.event, o.target) for o in spec.objects][:2] == [("follow", 1), ("follow", 2)]
+    simulate(spec, 64, 64, 17, 8.0, 860)
+
+
+def test_a_circle_of_followers_gets_a_leader():
+    """Three objects following each other in a circle cannot move: complete_spec makes one of them lead."""
+    circle = [
+        ObjectSpec("ball", c, "small", "follow", target=(i + 1) % 3)
+        for i, c in enumerate(("red", "blue", "green"))
+    ]
+    spec = complete_spec(_scene(*circle), np.random.default_rng(0))
+    assert sorted(o.event for o in spec.objects) == ["follow", "follow", "move"]
+    clip = render_clip(spec, 128, 128, 9, 8.0, seed=0)
+    assert len(clip.truth["frames"][0]["objects"]) == 3
+    with pytest.raises(ValueError, match="circle"):
+        world_sim._leaders_first(_scene(*circle))
 
 
 def test_enter_and_exit_at_the_edges():

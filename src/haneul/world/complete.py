@@ -106,8 +106,8 @@ def _complete_events(spec: SceneSpec, rng: np.random.Generator) -> None:
                 raise InputError(f"object {i} collides with object {o.target}, which already {t.event}s")
         if o.event == "follow":
             leader = spec.objects[o.target]
-            if leader.event is None or leader.event == "follow" and leader.target == i:
-                leader.event, leader.target = "move", None
+            if leader.event is None or leader.event == "follow" and _follows_back(spec, o.target, i):
+                leader.event, leader.target = "move", None  # someone has to lead: a circle cannot move
     if any(o.event == "pass_behind" for o in spec.objects) and spec.occluder is None:
         colours = [o.colour for o in spec.objects if o.colour]
         options = [
@@ -116,6 +116,17 @@ def _complete_events(spec: SceneSpec, rng: np.random.Generator) -> None:
         if not options:
             raise InputError(f"no occluder stands out from the colours {', '.join(colours)}")
         spec.occluder = _choice(rng, options)
+
+
+def _follows_back(spec: SceneSpec, j: int, i: int) -> bool:
+    """True if following leaders from object j (a follower) comes back to object i: a circle."""
+    seen = set()
+    while spec.objects[j].event == "follow" and j not in seen:
+        seen.add(j)
+        j = spec.objects[j].target
+        if j == i:
+            return True
+    return False
 
 
 def _partner(spec: SceneSpec, i: int, rng: np.random.Generator) -> int:

@@ -102,8 +102,7 @@ def simulate(spec: SceneSpec, width: int, height: int, num_frames: int, fps: flo
     starts = _start_positions(spec, sizes, vw, vh, rng)
     scene = Scene(spec, width, height, num_frames, fps, seed, [None] * len(sizes), sizes, None, None, None)
     scene.occluder = _occluder(spec, sizes, vw, vh, rng)
-    order = sorted(range(len(sizes)), key=lambda i: spec.objects[i].event == "follow")  # leaders first
-    for i in order:
+    for i in _leaders_first(spec):
         o = spec.objects[i]
         if o.event == "collide":
             if scene.tracks[i] is None:
@@ -115,6 +114,25 @@ def simulate(spec: SceneSpec, width: int, height: int, num_frames: int, fps: flo
     scene.light = _light(spec.light, t, duration)
     _write_back(scene, duration, vw, vh)
     return scene
+
+
+def _leaders_first(spec: SceneSpec) -> list[int]:
+    """Object indices in simulation order: a follower after its leader, also when the leader follows
+    someone too (a chain: the ball follows the box, which follows the star)."""
+    objs = spec.objects
+
+    def depth(i: int) -> int:  # how many followers deep object i is
+        seen = []
+        while objs[i].event == "follow":
+            if i in seen:
+                raise ValueError(
+                    f"objects {seen} follow each other in a circle; complete_spec breaks circles"
+                )
+            seen.append(i)
+            i = objs[i].target
+        return len(seen)
+
+    return sorted(range(len(objs)), key=depth)  # stable: otherwise the spec's order
 
 
 # --- layout --------------------------------------------------------------------------------------------------
