@@ -92,3 +92,32 @@ def test_stated_start_positions_match_the_first_frame():
             assert o.position == position_label(x, y, 160 / 96, 1.0), (clip.caption, t)
             if o.event != "enter":
                 assert f"{object_name(o)} at the {POSITION_NAMES[o.position]} " in clip.caption
+
+
+def _in_frame(box: list[float], w: int, h: int) -> bool:
+    x0, y0, x1, y1 = box
+    return x1 >= 0 and y1 >= 0 and x0 <= w and y0 <= h
+
+
+def test_objects_leave_the_frame_only_after_being_in_it():
+    """A follower that starts outside a zoomed-in first frame comes into view; it does not 'leave at 0.0 s'."""
+    clip = render_clip("a black ball follows a green box on the sea", 128, 128, 17, 8.0, 1)
+    boxes = [f["objects"][0]["box"] for f in clip.truth["frames"]]
+    assert not _in_frame(boxes[0], 128, 128)  # the case from world_requests item 5
+    first = next(k for k, b in enumerate(boxes) if _in_frame(b, 128, 128))
+    assert f"It comes into view from the left edge at {first / 8.0:.1f} s." in clip.caption, clip.caption
+    assert "leaves the frame" not in clip.caption
+    # Over random clips: every stated time of coming into view or leaving is true to the ground truth.
+    said = re.compile(r"It (comes into view from|leaves the frame at) the (\w+) edge at ([\d.]+) s\.")
+    for seed in range(60):
+        clip = render_clip(None, 96, 96, 17, 8.0, seed=seed)
+        for what, _side, t in said.findall(clip.caption):
+            k = round(float(t) * 8.0)
+            objects = [f["objects"] for f in clip.truth["frames"]]
+            changed = [
+                j
+                for j in range(len(clip.spec.objects))
+                if _in_frame(objects[k][j]["box"], 96, 96) == what.startswith("comes")
+                and (k == 0 or _in_frame(objects[k - 1][j]["box"], 96, 96) != what.startswith("comes"))
+            ]
+            assert changed, (clip.caption, what, t)

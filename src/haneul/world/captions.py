@@ -245,17 +245,36 @@ def _edge_time(scene: Scene | None, i: int, entering: bool) -> str:
 
 
 def _leaves_sentence(scene: Scene | None, i: int) -> str:
-    """For events other than exit: say if the object leaves the frame (not just hides behind the occluder)."""
+    """For events other than enter and exit: when the object comes into view, if it starts outside the
+    frame (a follower behind its leader, or outside a zoomed-in first frame), and when it leaves the frame
+    after having been in it (hiding behind the occluder is not leaving)."""
     if scene is None or scene.truth is None or scene.spec.objects[i].event in ("exit", "enter"):
         return ""
-    frames = scene.truth["frames"]
-    w, h = scene.width, scene.height
-    for k, f in enumerate(frames):
-        x0, y0, x1, y1 = f["objects"][i]["box"]
-        if x1 < 0 or y1 < 0 or x0 > w or y0 > h:
-            side = "left" if x1 < 0 else "right" if x0 > w else "top" if y1 < 0 else "bottom"
-            return f" It leaves the frame at the {side} edge at {_seconds(scene.times[k])}."
-    return ""
+    sides = [_outside_side(f["objects"][i]["box"], scene.width, scene.height) for f in scene.truth["frames"]]
+    inside = [k for k, side in enumerate(sides) if side is None]
+    if not inside:
+        return " It stays outside the frame."
+    text = ""
+    if inside[0] > 0:
+        text += f" It comes into view from the {sides[0]} edge at {_seconds(scene.times[inside[0]])}."
+    gone = next((k for k in range(inside[0], len(sides)) if sides[k] is not None), None)
+    if gone is not None:
+        text += f" It leaves the frame at the {sides[gone]} edge at {_seconds(scene.times[gone])}."
+    return text
+
+
+def _outside_side(box: list[float], w: int, h: int) -> str | None:
+    """The edge beyond which a box lies wholly outside the frame, or None if any of it is in the frame."""
+    x0, y0, x1, y1 = box
+    if x1 < 0:
+        return "left"
+    if x0 > w:
+        return "right"
+    if y1 < 0:
+        return "top"
+    if y0 > h:
+        return "bottom"
+    return None
 
 
 def _order_sentence(spec: SceneSpec, scene: Scene | None, names: list[str]) -> str:
