@@ -2,10 +2,11 @@
 
 The set is disjoint from the head's exemplars (checked below). Its `split` says how it was used: "dev" prompts
 were written before the policy and then used while developing it (their errors were looked at and the policy
-grew with them), "holdout" prompts were written after the policy was frozen and scored once: the honest figure.
+grew with them), "holdout" prompts were written after the policy was frozen and scored once, then also used to
+fix it; "holdout2" was written and committed later, before it was scored: the last line is its figure.
 Prints per-category precision and recall, the misses and false positives, the same recall/FPR for the
 rules alone and the embedding head alone (which part earns what), load time and time per prompt, the
-frame check's cost on a 33-frame 128x128 clip; the last line is `recall_block=... fpr_allow=...`.
+frame check's cost on a 33-frame 128x128 clip; the last line is `recall_block=... fpr_allow=...` on the newest held-out split.
 
     python bench/moderation_eval.py [--errors]
 """
@@ -21,6 +22,9 @@ from pathlib import Path
 from haneul.safety.moderation import CATEGORIES, POLICY_DIR, Moderator
 
 DATA = Path(__file__).parents[1] / "src/haneul/safety/data/moderation_prompts.jsonl"
+# Splits in the order they were written. "holdout" was scored once and then used to fix the policy, so
+# only the last split is held out; when the policy changes after seeing it, a fresh split must be added.
+SPLITS = ("dev", "holdout", "holdout2")
 
 
 def load_rows(path: Path = DATA) -> list[dict]:
@@ -130,13 +134,15 @@ def main() -> None:
                 tag = "MISS" if res.allowed else ("FP" if r["label"] == "allow" else f"CAT {res.category}")
                 print(f"{tag:<24} [{r['category']}] {r['text']!r} -> {res.reason}")
     frame_check_cost()
-    for split in ("dev", "holdout"):
+    rec, fpr = rates(rows, preds)
+    print(f"{'all':<9} recall_block={rec:.3f} fpr_allow={fpr:.3f}")
+    for split in SPLITS:
         rec, fpr = rates(
             [r for r in rows if r["split"] == split],
             [p for r, p in zip(rows, preds, strict=True) if r["split"] == split],
         )
-        print(f"{split:<8} recall_block={rec:.3f} fpr_allow={fpr:.3f}")
-    rec, fpr = rates(rows, preds)
+        print(f"{split:<9} recall_block={rec:.3f} fpr_allow={fpr:.3f}")
+    # the last line is the newest held-out split: the only one the policy was not developed on
     print(f"recall_block={rec:.3f} fpr_allow={fpr:.3f}")
 
 
