@@ -1,5 +1,6 @@
 """The Videos API, driven only through the official `openai` SDK against a real `haneul serve` process
-(uvicorn on a free port, one worker process, the real pipeline with a tiny random model, SQLite)."""
+(uvicorn on a free port, one worker process, the real pipeline with a tiny random model, SQLite).
+`sora-2` serves the tiny model as is, `sora-2-pro` the same weights with the world prompt expander on."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from openai import AsyncOpenAI, OpenAI
 from openai.types import Video
 from PIL import Image
 
-from haneul.serve.testing import start_api, tiny_model_dir
+from haneul.serve.testing import expanding_model_dir, start_api, tiny_model_dir
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::DeprecationWarning"
@@ -34,8 +35,9 @@ SERVER_ARGS = ["--num-steps", "10", "--poll-after-ms", "100", "--max-seconds", "
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     model = tiny_model_dir(tmp_path_factory.getbasetemp())
+    expanding = expanding_model_dir(tmp_path_factory.getbasetemp())
     data = tmp_path_factory.mktemp("serve-api")
-    models = [f"sora-2={model}", f"sora-2-pro={model}"]
+    models = [f"sora-2={model}", f"sora-2-pro={expanding}"]
     proc, url = start_api(data, [KEY_A, KEY_B, KEY_LIST], models, workers=1, extra=SERVER_ARGS)
     yield SimpleNamespace(url=url, proc=proc, data=data, model=model)
     proc.stop()
@@ -193,13 +195,45 @@ def test_extend_stitches_source_and_new_frames(client, base_video, tmp_path):
 def test_storyboard_is_one_continuous_video(client, tmp_path):
     shots = [
         {"prompt": "a red ball rolls in", "seconds": "1"},
-        {"prompt": "it stops by a tree", "seconds": "1"},
+        {"prompt": "a blue box falls near a zebra", "seconds": "1"},
     ]
-    body = {"prompt": "a red ball rolls in / it stops by a tree", "size": "64x64", "shots": shots, "seed": 3}
+    body = {"prompt": "storyboard", "model": "sora-2-pro", "size": "64x64", "shots": shots, "seed": 3}
     video = client.videos.poll(client.post("/videos", body=body, cast_to=Video).id)
     assert (video.status, video.seconds) == ("completed", "2"), video.error
     client.videos.download_content(video.id).write_to_file(tmp_path / "board.mp4")
     assert len(frames_of(tmp_path / "board.mp4")) == 9 + 8  # shot 2 continues shot 1's last frames
+    # every shot was expanded on its own: one caption per line, the unknown words of all shots
+    captions = video.model_extra["caption"].split("\n")
+    assert len(captions) == 2 and "red ball" in captions[0] and "blue" in captions[1], captions
+    assert video.model_extra["expansion"]["unknown_words"] == ["near", "zebra"]
+    assert video.model_extra["expansion"]["warnings"][0].startswith("shot 2: ")
+
+
+# --- what the model saw (haneul extension fields) -----------------------------------------------------
+
+
+def test_caption_the_model_saw_is_stored_and_returned(client):
+    plain = client.videos.create_and_poll(prompt="a blue square slides left", size="64x64", seconds="1")
+    assert plain.status == "completed", plain.error
+    assert (plain.model_extra["caption"], plain.model_extra["expansion"]) == (plain.prompt, None)
+
+    prompt = "a red ball bounces near a zebra"
+    video = client.videos.create(prompt=prompt, model="sora-2-pro", size="64x64", seconds="1")
+    assert (video.model_extra["caption"], video.model_extra["expansion"]) == (None, None)  # not made yet
+    video = client.videos.poll(video.id)
+    assert video.status == "completed", video.error
+    caption, expansion = video.to_dict()["caption"], video.to_dict()["expansion"]
+    assert caption != prompt and "red ball" in caption and "bounces" in caption, caption
+    assert expansion["caption"] == caption and expansion["source"] == "builtin"
+    assert expansion["unknown_words"] == ["near", "zebra"] and "zebra" in expansion["warnings"][0]
+    listed = {v.id: v for v in client.videos.list(limit=100)}[video.id]
+    assert (listed.model_extra["caption"], listed.model_extra["expansion"]) == (caption, expansion)
+
+    nothing_known = client.videos.create_and_poll(
+        prompt="xyzzy plugh", model="sora-2-pro", size="64x64", seconds="1"
+    )
+    assert nothing_known.model_extra["caption"] == "xyzzy plugh"
+    assert nothing_known.model_extra["expansion"]["source"] == "fallback"
 
 
 def test_characters(client, base_video, tmp_path):
@@ -322,6 +356,33 @@ def test_validation_errors(client, base_video):
     expect_error(
         lambda: client.videos.edit(prompt="x", video=not_video), 400, "video", says="does not decode"
     )
+
+
+def test_failed_job_reports_error_code_and_message(client):
+    source = client.videos.create_and_poll(prompt="a green box", size="64x64", seconds="1")
+    assert source.status == "completed", source.error
+    # the one worker is busy with this longer job while the remix waits behind it ...
+    blocker = client.videos.create(prompt="a long slow pan", size="64x64", seconds="4")
+    remix = client.videos.remix(source.id, prompt="the same box, but red")
+    client.videos.delete(source.id)  # ... so its source is gone by the time the worker gets to it
+    remix = client.videos.poll(remix.id)
+    assert remix.status == "failed" and remix.error.code == "invalid_request", remix
+    assert "was deleted before this job ran" in remix.error.message and remix.completed_at is None
+    assert client.videos.poll(blocker.id).status == "completed"
+
+
+def test_binds_to_loopback_by_default(server):
+    """`haneul serve` without --host listens on 127.0.0.1 only (the fixture does not pass --host)."""
+    port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+    listening = []
+    for line in (
+        Path("/proc/net/tcp").read_text().splitlines()[1:]
+        + Path("/proc/net/tcp6").read_text().splitlines()[1:]
+    ):
+        local, state = line.split()[1], line.split()[3]
+        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+            listening.append(local.rsplit(":", 1)[0])
+    assert listening == ["0100007F"], listening  # 127.0.0.1, little-endian hex; no 0.0.0.0 nor ::
 
 
 def test_content_of_unfinished_video_is_refused(client):

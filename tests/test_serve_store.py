@@ -1,5 +1,6 @@
 """The job store on SQLite and on a real PostgreSQL: exclusive claims under concurrency, dead workers'
-jobs re-queued then failed with a reason, ownership checks, stable pagination."""
+jobs re-queued then failed with a reason, ownership checks, stable pagination, the caption stored with a
+finished job, and a database made by an older version (no caption columns) upgraded in place."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 
 import pytest
 
-from haneul.serve.store import Job, JobStore, new_id
+from haneul.serve.store import Job, JobStore, make_engine, new_id
 from haneul.serve.testing import Postgres, postgres_binaries
 
 
@@ -117,3 +118,53 @@ def test_pagination_is_stable_with_equal_timestamps(url):
     assert [j.id for j in store.list("alice", None, 10, "desc").jobs] == ids[::-1]
     assert store.list("alice", new_id("video"), 3, "asc") is None
     assert store.count_active("alice") == 7
+
+
+def test_complete_stores_caption_and_expansion(url):
+    store = JobStore(url)
+    plain, expanded = add_jobs(store, 2)
+    assert store.claim("w1").id == plain and store.complete(plain, "w1", "a ball", None)
+    expansion = {
+        "caption": "A small red ball falls.",
+        "unknown_words": ["zebra"],
+        "source": "builtin",
+        "warnings": [],
+    }
+    assert store.claim("w1").id == expanded and store.complete(
+        expanded, "w1", expansion["caption"], expansion
+    )
+    assert (store.get(plain).caption, store.get(plain).expansion_dict()) == ("a ball", None)
+    assert (store.get(expanded).caption, store.get(expanded).expansion_dict()) == (
+        expansion["caption"],
+        expansion,
+    )
+
+
+def test_database_of_an_older_version_gets_the_new_columns(url):
+    old_columns = [c for c in Job.__table__.columns if c.name not in ("caption", "expansion")]
+    engine = make_engine(url)
+    with engine.begin() as conn:  # the table as the previous release created it
+        cols = ", ".join(f"{c.name} {c.type.compile(dialect=engine.dialect)}" for c in old_columns)
+        conn.exec_driver_sql(f"CREATE TABLE videos ({cols}, PRIMARY KEY (id))")
+    engine.dispose()
+    store = JobStore(url)
+    [job_id] = add_jobs(store, 1)
+    assert store.claim("w1").id == job_id and store.complete(job_id, "w1", "the caption", None)
+    assert store.get(job_id).caption == "the caption"
+    JobStore(url)  # opening it again changes nothing
+
+
+@pytest.mark.postgres
+def test_reads_survive_dropped_connections(postgres):
+    """Read connections are not pinged before use (a round trip per request): a read whose pooled
+    connection the server dropped (a restart, an idle timeout) is retried once on a new one."""
+    store = JobStore(postgres.url)
+    [job_id] = add_jobs(store, 1)
+    assert store.get(job_id) is not None  # a read connection is now pooled
+    with store.engine.connect() as conn:  # the server drops every other session, as a restart would
+        conn.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+    assert store.get(job_id).id == job_id
+    assert store.count_active("alice") == 1 and len(store.list("alice", None, 10, "asc").jobs) == 1

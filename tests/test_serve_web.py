@@ -1,5 +1,6 @@
 """The web page end to end in a real browser (Debian's chromium, driven by Playwright): submit a prompt,
-watch its progress, play the finished video, then remix and extend it; a screenshot is saved."""
+watch its progress, play the finished video, read the caption the model saw (the tiny model with the world
+prompt expander), then remix and extend it; a screenshot is saved."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from haneul.serve.testing import start_api, tiny_model_dir
+from haneul.serve.testing import expanding_model_dir, start_api
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -25,10 +26,11 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    model = tiny_model_dir(tmp_path_factory.getbasetemp())
+    model = expanding_model_dir(tmp_path_factory.getbasetemp())
     data = tmp_path_factory.mktemp("serve-web")
     extra = ["--num-steps", "20", "--rate-limit", "100000", "--max-seconds", "4"]
-    proc, url = start_api(data, [KEY], [f"sora-2={model}"], workers=1, extra=extra)
+    # workers=None: `haneul serve` with no --workers starts its one local worker by default
+    proc, url = start_api(data, [KEY], [f"sora-2={model}"], workers=None, extra=extra)
     yield url.removesuffix("/v1")
     proc.stop()
 
@@ -51,7 +53,7 @@ def test_prompt_progress_play_remix_extend(server, page, tmp_path):
     page.goto(f"{server}/#key={KEY}")
     page.wait_for_selector("#status:has-text('ready')")
     assert KEY not in page.url  # the key leaves the address bar
-    page.fill("#prompt", "a red ball bounces on green grass")
+    page.fill("#prompt", "a red ball bounces on green grass near a zebra")
     page.select_option("#size", "96x64")
     page.select_option("#seconds", "2")
     page.fill("#seed", "7")
@@ -77,6 +79,10 @@ def test_prompt_progress_play_remix_extend(server, page, tmp_path):
     assert played["error"] is None and (played["width"], played["height"]) == (96, 64), played
     assert played["time"] > 0 and played["duration"] > 1.5, played
     assert card.is_visible()
+    page.click("#gallery .card .seen summary")  # what the model saw: the expanded caption, words left out
+    seen = page.inner_text("#gallery .card .seen")
+    assert "red ball" in seen and "green grass" in seen and "falls and bounces" in seen, seen
+    assert "left out: near, zebra" in seen, seen
     shot = Path(os.environ.get("HANEUL_SCREENSHOT_DIR", tmp_path)) / "serve_web.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000

@@ -438,6 +438,8 @@ def video_object(job: Job) -> dict:
         "seconds": job.seconds,
         "size": job.size,
         "status": job.status,
+        "caption": job.caption,
+        "expansion": job.expansion_dict(),
     }
 
 

@@ -28,6 +28,15 @@ class VideoError(BaseModel):
     message: str
 
 
+class Expansion(BaseModel):
+    """How the prompt became the caption the model saw (haneul.prompting: recaptioning)."""
+
+    caption: str
+    unknown_words: list[str]  # prompt words outside the model's vocabulary, left out of the caption
+    source: str  # "builtin" (the model's world expander), "llm", "fallback" (the prompt as is), "mixed"
+    warnings: list[str]
+
+
 class VideoObject(BaseModel):
     id: str
     object: Literal["video"] = "video"
@@ -42,6 +51,11 @@ class VideoObject(BaseModel):
     seconds: str
     size: str
     status: Literal["queued", "in_progress", "completed", "failed"]
+    # haneul extensions (OpenAI's Video has no such fields; the SDK keeps them in `model_extra`), set once
+    # completed: the caption the model actually saw, and how the prompt was expanded into it (null: the
+    # model does not expand prompts, so the caption is the prompt).
+    caption: str | None = Field(default=None, description="haneul extension: the caption the model saw")
+    expansion: Expansion | None = Field(default=None, description="haneul extension: prompt expansion")
 
 
 class VideoList(BaseModel):

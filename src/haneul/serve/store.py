@@ -18,9 +18,24 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Float, Integer, String, Text, create_engine, event, or_, select, update
+from sqlalchemy import (
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.schema import CreateIndex
 
 VIDEO_ID = re.compile(r"^video_[0-9a-f]{32}$")
 CHARACTER_ID = re.compile(r"^char_[0-9a-f]{32}$")
@@ -35,6 +50,8 @@ class Job(Base):
     """One video job: the OpenAI `Video` object plus what a worker needs to make it."""
 
     __tablename__ = "videos"
+    # GET /v1/videos: one key's jobs in creation order, read straight off this index
+    __table_args__ = (Index("ix_videos_owner_created", "owner", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(48), primary_key=True)
     owner: Mapped[str] = mapped_column(String(64), index=True)  # API key name; jobs are private to it
@@ -56,9 +73,16 @@ class Job(Base):
     claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims so far (a lost worker costs one)
+    # Set when completed: the caption the model actually saw (the expanded prompt) and how it was made
+    # (JSON of GeneratedVideo.metadata["expansion"]: caption, unknown_words, source, warnings; or null).
+    caption: Mapped[str | None] = mapped_column(Text, nullable=True)
+    expansion: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     def param(self, name: str, default=None):
         return json.loads(self.params or "{}").get(name, default)
+
+    def expansion_dict(self) -> dict | None:
+        return json.loads(self.expansion) if self.expansion else None
 
 
 class Character(Base):
@@ -80,12 +104,22 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(16)}"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL (readers never wait for the writer) and a busy timeout."""
+def make_engine(url: str, autocommit: bool = False) -> Engine:
+    """An engine for `url`; SQLite gets WAL (readers never wait for the writer) and a busy timeout.
+
+    PostgreSQL: `autocommit` engines are for single-statement reads. Each round trip to the server is a
+    wake-up of its backend process, which on a machine whose cores the workers keep busy is what API
+    latency is made of; a read in a transaction costs four (pre-ping, BEGIN, SELECT, ROLLBACK), in
+    autocommit without pre-ping one. (JobStore retries such a read once if its connection had died.)
+    The read pool keeps 20 connections (more than the API's usual concurrency), so under load none is
+    opened and closed per request; bursts up to anyio's 40 threads get overflow connections.
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        if autocommit:
+            return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=20, max_overflow=20)
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=20)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -99,6 +133,32 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def upgrade_schema(engine: Engine) -> None:
+    """Add columns and indexes that newer versions of this module declare to tables an older one created.
+
+    create_all() makes missing tables but never alters existing ones, and a database made by an earlier
+    haneul must keep working (its jobs survive upgrades too). Only nullable columns are ever added.
+    """
+    existing = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        have = {c["name"] for c in existing.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
+            except DBAPIError:  # another process (API, worker) starting at the same time added it first
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise
+        for index in table.indexes:  # indexes added since (IF NOT EXISTS: safe against a racing process)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(
+                    str(CreateIndex(index, if_not_exists=True).compile(dialect=engine.dialect))
+                )
+
+
 class JobStore:
     """All database access of the API and the workers, as short transactions."""
 
@@ -106,10 +166,15 @@ class JobStore:
         self.engine = make_engine(url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # reads of one consistent statement each (get, list, count): see make_engine; SQLite needs
+        # nothing of the kind (no server, and pysqlite opens no transaction for a SELECT)
+        reader = make_engine(url, autocommit=True) if self.is_postgres else self.engine
+        self.reads = sessionmaker(reader, expire_on_commit=False)
         self.stale_after = stale_after
         self.max_attempts = max_attempts
         self._next_requeue = 0.0
         Base.metadata.create_all(self.engine)
+        upgrade_schema(self.engine)
 
     # --- API side -------------------------------------------------------------------------------------
 
@@ -118,36 +183,46 @@ class JobStore:
             s.add(job)
         return job
 
+    def _read(self, read):
+        """`read(session)` in a read session; once more if its pooled connection had died (a restarted
+        PostgreSQL), since read connections are not pinged before use."""
+        for attempt in (1, 2):
+            try:
+                with self.reads() as s:
+                    return read(s)
+            except DBAPIError as e:
+                if attempt == 2 or not e.connection_invalidated:
+                    raise
+
     def get(self, job_id: str, owner: str | None = None) -> Job | None:
-        with self.sessions() as s:
-            job = s.get(Job, job_id)
+        job = self._read(lambda s: s.get(Job, job_id))
         return job if job is not None and (owner is None or job.owner == owner) else None
 
     def list(self, owner: str, after: str | None, limit: int, order: str) -> Page | None:
         """A page of `owner`'s jobs by creation time; None if `after` names no job of theirs."""
+        return self._read(lambda s: self._page(s, owner, after, limit, order))
+
+    def _page(self, s: Session, owner: str, after: str | None, limit: int, order: str) -> Page | None:
         desc = order == "desc"
-        with self.sessions() as s:
-            query = select(Job).where(Job.owner == owner)
-            if after is not None:
-                anchor = s.get(Job, after)
-                if anchor is None or anchor.owner != owner:
-                    return None
-                if desc:
-                    query = query.where(
-                        or_(
-                            Job.created_at < anchor.created_at,
-                            (Job.created_at == anchor.created_at) & (Job.id < anchor.id),
-                        )
-                    )
-                else:
-                    query = query.where(
-                        or_(
-                            Job.created_at > anchor.created_at,
-                            (Job.created_at == anchor.created_at) & (Job.id > anchor.id),
-                        )
-                    )
-            keys = (Job.created_at.desc(), Job.id.desc()) if desc else (Job.created_at, Job.id)
-            rows = list(s.scalars(query.order_by(*keys).limit(limit + 1)))
+        query = select(Job).where(Job.owner == owner)
+        if after is not None:
+            anchor = s.get(Job, after)
+            if anchor is None or anchor.owner != owner:
+                return None
+            # (created_at, id) strictly past the anchor's: stable even when timestamps are equal
+            if desc:
+                past = or_(
+                    Job.created_at < anchor.created_at,
+                    (Job.created_at == anchor.created_at) & (Job.id < anchor.id),
+                )
+            else:
+                past = or_(
+                    Job.created_at > anchor.created_at,
+                    (Job.created_at == anchor.created_at) & (Job.id > anchor.id),
+                )
+            query = query.where(past)
+        keys = (Job.created_at.desc(), Job.id.desc()) if desc else (Job.created_at, Job.id)
+        rows = list(s.scalars(query.order_by(*keys).limit(limit + 1)))
         return Page(jobs=rows[:limit], has_more=len(rows) > limit)
 
     def delete(self, job_id: str, owner: str) -> bool:
@@ -159,9 +234,8 @@ class JobStore:
         return True
 
     def count_active(self, owner: str) -> int:
-        with self.sessions() as s:
-            rows = s.scalars(select(Job.id).where(Job.owner == owner, Job.status.in_(ACTIVE)))
-            return len(list(rows))
+        query = select(func.count()).select_from(Job).where(Job.owner == owner, Job.status.in_(ACTIVE))
+        return self._read(lambda s: s.scalar(query))
 
     def add_character(self, character: Character) -> Character:
         with self.sessions.begin() as s:
@@ -169,8 +243,7 @@ class JobStore:
         return character
 
     def get_character(self, character_id: str, owner: str) -> Character | None:
-        with self.sessions() as s:
-            character = s.get(Character, character_id)
+        character = self._read(lambda s: s.get(Character, character_id))
         return character if character is not None and character.owner == owner else None
 
     # --- worker side ----------------------------------------------------------------------------------
@@ -249,8 +322,16 @@ class JobStore:
     def set_progress(self, job_id: str, worker_id: str, progress: int) -> bool:
         return self._update_mine(job_id, worker_id, {"progress": progress, "heartbeat_at": time.time()})
 
-    def complete(self, job_id: str, worker_id: str) -> bool:
-        done = {"status": "completed", "progress": 100, "completed_at": time.time()}
+    def complete(
+        self, job_id: str, worker_id: str, caption: str | None = None, expansion: dict | None = None
+    ) -> bool:
+        done = {
+            "status": "completed",
+            "progress": 100,
+            "completed_at": time.time(),
+            "caption": caption,
+            "expansion": json.dumps(expansion) if expansion is not None else None,
+        }
         return self._update_mine(job_id, worker_id, done)
 
     def release(self, job_id: str, worker_id: str) -> bool:

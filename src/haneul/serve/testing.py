@@ -68,14 +68,18 @@ def start_api(
     keys: list[str],
     models: list[str],
     db_url: str = "",
-    workers: int = 0,
+    workers: int | None = 0,
     extra: list[str] = (),
     port: int | None = None,
-    timeout: float = 120.0,
+    timeout: float = 300.0,  # the API waits for its moderation child, slow to load on a busy machine
 ) -> tuple[Proc, str]:
-    """Start `haneul serve` and wait until it answers; returns (process, base URL ending in /v1)."""
+    """Start `haneul serve` and wait until it answers; returns (process, base URL ending in /v1).
+
+    workers=None leaves `--workers` out, so the server starts its default local worker.
+    """
     port = port or free_port()
-    args = haneul("serve", "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers))
+    args = haneul("serve", "--port", str(port), "--data-dir", str(data_dir))
+    args += ["--workers", str(workers)] if workers is not None else []
     args += ["--db", db_url] if db_url else []
     for spec in models:
         args += ["--model", spec]
@@ -172,4 +176,17 @@ def tiny_model_dir(base: Path) -> Path:
     folder = base / "serve-tiny-model"
     if not (folder / "haneul.json").is_file():
         make_tiny_model(folder)
+    return folder
+
+
+def expanding_model_dir(base: Path) -> Path:
+    """The tiny model with the built-in world prompt expander switched on (haneul.json `"expander": "world"`),
+    as the bundled model has it: its jobs' captions are expanded prompts, not the prompts themselves."""
+    import json
+
+    folder = base / "serve-tiny-expanding-model"
+    if not (folder / "haneul.json").is_file():
+        shutil.copytree(tiny_model_dir(base), folder, dirs_exist_ok=True)
+        spec = json.loads((folder / "haneul.json").read_text())
+        (folder / "haneul.json").write_text(json.dumps({**spec, "expander": "world"}, indent=2))
     return folder

@@ -107,10 +107,10 @@ class Worker:
             folder.mkdir(parents=True, exist_ok=True)
             for leftover in folder.glob(".*"):  # temp files of an attempt that was killed mid-write
                 leftover.unlink(missing_ok=True)
-            frames, fps, video = self.generate(job)
+            frames, fps, videos = self.generate(job)
             self.set_progress(job, 92)
-            self.write_outputs(video, frames, fps, folder)
-            if not self.store.complete(job.id, self.worker_id):
+            self.write_outputs(videos[-1], frames, fps, folder)
+            if not self.store.complete(job.id, self.worker_id, *what_the_model_saw(videos)):
                 raise JobGone(job.id)
         except JobGone:
             if self.store.get(job.id) is None:  # deleted: its files go too
@@ -127,7 +127,7 @@ class Worker:
             self.current = None
 
     def generate(self, job: Job):
-        """Run the pipeline for `job` -> (frames (F, H, W, 3) uint8, fps, GeneratedVideo of the last call)."""
+        """Run the pipeline for `job` -> (frames (F, H, W, 3) uint8, fps, the GeneratedVideo of every call)."""
         from haneul.conditioning import FrameCondition
 
         pipe = self.pipeline(job.model)
@@ -148,12 +148,13 @@ class Worker:
                 shots[0]["prompt"], seconds=shots[0]["seconds"], seed=seed, conditions=conditions,
                 progress=self.progress_fn(job, 2, 90 / len(shots)), **common,
             )  # fmt: skip
-            frames = video.frames
+            frames, videos = video.frames, [video]
             for i, shot in enumerate(shots[1:], start=1):
                 low = 2 + 90 * i / len(shots)
                 frames, video = self.extend(pipe, frames, shot["prompt"], shot["seconds"], fps, seed + i,
                                             self.progress_fn(job, low, 90 / len(shots)), common)  # fmt: skip
-            return frames, fps, video
+                videos.append(video)
+            return frames, fps, videos
 
         source = self.source_frames(job, width, height, fps)
         if job.kind in ("remix", "edit"):
@@ -161,13 +162,13 @@ class Worker:
                 job.prompt, seconds=max(len(source) - 1, 1) / fps, seed=seed, init_video=source, strength=EDIT_STRENGTH,
                 progress=self.progress_fn(job, 2, 88), **common,
             )  # fmt: skip
-            return video.frames, fps, video
+            return video.frames, fps, [video]
         if job.kind == "extend":
             added = int(job.param("extend_seconds"))
             frames, video = self.extend(
                 pipe, source, job.prompt, added, fps, seed, self.progress_fn(job, 2, 88), common
             )
-            return frames, fps, video
+            return frames, fps, [video]
         raise InputError(f"unknown job kind {job.kind!r}")
 
     def extend(
@@ -251,6 +252,30 @@ class Worker:
     def set_progress(self, job: Job, value: int) -> None:
         if not self.store.set_progress(job.id, self.worker_id, max(0, min(99, value))):
             raise JobGone(job.id)
+
+
+def what_the_model_saw(videos: list) -> tuple[str, dict | None]:
+    """(caption, expansion) to store with a finished job, from the GeneratedVideo of each pipeline call.
+
+    One call (create, remix, edit, extend): its caption and metadata["expansion"] as they are. A storyboard
+    made several calls, one per shot: the captions one per line, and one expansion record with the
+    captions, every shot's unknown words (once each) and warnings (prefixed "shot N"), and the source
+    ("mixed" when the shots' differ).
+    """
+    if len(videos) == 1:
+        return videos[0].caption, videos[0].metadata.get("expansion")
+    caption = "\n".join(v.caption for v in videos)
+    expansions = [v.metadata.get("expansion") for v in videos]
+    if all(e is None for e in expansions):
+        return caption, None
+    unknown, warnings, sources = [], [], set()
+    for shot, expansion in enumerate(expansions, start=1):
+        expansion = expansion or {"unknown_words": [], "warnings": [], "source": "none"}
+        unknown += [w for w in expansion["unknown_words"] if w not in unknown]
+        warnings += [f"shot {shot}: {w}" for w in expansion["warnings"]]
+        sources.add(expansion["source"])
+    source = sources.pop() if len(sources) == 1 else "mixed"
+    return caption, {"caption": caption, "unknown_words": unknown, "source": source, "warnings": warnings}
 
 
 def _remove_tree(folder: Path) -> None:

@@ -145,12 +145,23 @@ async function videoURL(id) {
   return state.blobs.get(id);
 }
 
+// haneul's extension fields: the caption the model saw (the expanded prompt) and the words it left out
+function showCaption(card, video) {
+  const unknown = video.expansion ? video.expansion.unknown_words : [];
+  if (!video.caption || (video.caption === video.prompt && !unknown.length)) return;
+  $(".seen", card).hidden = false;
+  $(".caption-text", card).textContent = video.caption;
+  $(".unknown-words", card).textContent = unknown.length
+    ? `Not in the model's vocabulary, left out: ${unknown.join(", ")}` : "";
+}
+
 async function galleryCard(video) {
   const card = $("#card").content.firstElementChild.cloneNode(true);
   card.dataset.id = video.id;
   const url = await videoURL(video.id);
   $("video", card).src = url;
   $("figcaption", card).textContent = `${video.prompt} — ${video.size}, ${video.seconds} s`;
+  showCaption(card, video);
   const link = $(".download", card);
   link.href = url;
   link.download = `${video.id}.mp4`;
