@@ -91,6 +91,7 @@ def test_create_and_poll_then_download_every_variant(client, tmp_path):
 
 def test_progress_rises_while_sampling_and_poll_header_is_set(client):
     video = client.videos.create(prompt="a yellow star spins", size="64x64", seconds="4")
+    assert (video.status, video.progress) == ("queued", 0)  # created as queued; a worker then claims it
     seen, headers = [], set()
     deadline = time.monotonic() + 120
     while video.status in ("queued", "in_progress") and time.monotonic() < deadline:
@@ -101,6 +102,7 @@ def test_progress_rises_while_sampling_and_poll_header_is_set(client):
             headers.add(raw.headers.get("openai-poll-after-ms"))
         time.sleep(0.03)
     assert video.status == "completed", video.error
+    assert "in_progress" in {s for s, _ in seen}, seen
     progress = [p for _, p in seen]
     assert progress == sorted(progress), seen  # never goes back
     assert len({p for s, p in seen if s == "in_progress" and 0 < p < 100}) >= 2, seen  # rises step by step

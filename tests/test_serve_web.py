@@ -1,13 +1,18 @@
 """The web page end to end in a real browser (Debian's chromium, driven by Playwright): submit a prompt,
 watch its progress, play the finished video, read the caption the model saw (the tiny model with the world
-prompt expander), then remix and extend it; a screenshot is saved."""
+prompt expander), then remix and extend it; a screenshot is saved. Then the storyboard editor (two shots
+rendered as one video) and image-to-video from an uploaded image."""
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from haneul.serve.testing import expanding_model_dir, start_api
 
@@ -31,7 +36,7 @@ def server(tmp_path_factory):
     extra = ["--num-steps", "20", "--rate-limit", "100000", "--max-seconds", "4"]
     # workers=None: `haneul serve` with no --workers starts its one local worker by default
     proc, url = start_api(data, [KEY], [f"sora-2={model}"], workers=None, extra=extra)
-    yield url.removesuffix("/v1")
+    yield SimpleNamespace(url=url.removesuffix("/v1"), data=data)
     proc.stop()
 
 
@@ -50,7 +55,7 @@ def page():
 
 
 def test_prompt_progress_play_remix_extend(server, page, tmp_path):
-    page.goto(f"{server}/#key={KEY}")
+    page.goto(f"{server.url}/#key={KEY}")
     page.wait_for_selector("#status:has-text('ready')")
     assert KEY not in page.url  # the key leaves the address bar
     page.fill("#prompt", "a red ball bounces on green grass near a zebra")
@@ -96,3 +101,46 @@ def test_prompt_progress_play_remix_extend(server, page, tmp_path):
     rows = page.eval_on_selector_all("#jobs tbody tr", "rows => rows.map(r => r.className)")
     assert rows == ["completed"] * 3, rows
     page.screenshot(path=str(shot.with_name("serve_web_gallery.png")), full_page=True)
+
+
+def test_storyboard_and_image_upload(server, page, tmp_path):
+    page.goto(f"{server.url}/#key={KEY}")
+    page.wait_for_selector("#status:has-text('ready')")
+    before = page.eval_on_selector_all("#gallery .card", "cards => cards.length")
+
+    # storyboard editor: two shots rendered as ONE video, the second continuing the first
+    page.fill("#shots li:nth-child(1) .shot-prompt", "a red ball rolls in")
+    page.click("#add-shot")
+    page.fill("#shots li:nth-child(2) .shot-prompt", "a blue box falls")
+    page.click("#render-one")
+
+    # image-to-video: the uploaded picture is sent as input_reference
+    image = np.zeros((64, 96, 3), np.uint8)
+    image[:, :48] = (220, 30, 30)
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    page.set_input_files(
+        "#image", files=[{"name": "start.png", "mimeType": "image/png", "buffer": buffer.getvalue()}]
+    )
+    page.fill("#prompt", "the red half slides right")
+    page.select_option("#size", "96x64")
+    page.select_option("#seconds", "1")
+    page.click("#generate")
+
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#gallery .card').length === {before + 2}", timeout=300_000
+    )
+    cards = page.eval_on_selector_all(
+        "#gallery .card",
+        "cards => cards.map(c => ({id: c.dataset.id, text: c.querySelector('figcaption').textContent,"
+        " href: c.querySelector('.download').href, name: c.querySelector('.download').download}))",
+    )
+    board = next(c for c in cards if c["text"].startswith("a red ball rolls in / a blue box falls"))
+    assert "2 s" in board["text"], board  # 1 s + 1 s in one video
+    animated = next(c for c in cards if c["text"].startswith("the red half slides right"))
+    assert (server.data / "videos" / animated["id"] / "input.png").is_file()  # the upload reached the job
+    assert animated["href"].startswith("blob:") and animated["name"] == f"{animated['id']}.mp4"  # download
+    page.screenshot(
+        path=str(Path(os.environ.get("HANEUL_SCREENSHOT_DIR", tmp_path)) / "serve_web_storyboard.png"),
+        full_page=True,
+    )

@@ -35,6 +35,17 @@ STALE_AFTER = typer.Option(
     help="Seconds without a heartbeat after which a job's worker is taken for dead and the job re-queued.",
 )
 
+EXPANDER_URL = typer.Option(
+    "",
+    "--expander-url",
+    envvar="HANEUL_EXPANDER_URL",
+    help="OpenAI-compatible chat endpoint (llama.cpp, vLLM, Ollama) that expands prompts into captions; "
+    "API key from HANEUL_EXPANDER_API_KEY or OPENAI_API_KEY. Default: each model's own expander.",
+)
+EXPANDER_MODEL = typer.Option(
+    "default", "--expander-model", envvar="HANEUL_EXPANDER_MODEL", help="Model name the chat endpoint serves."
+)
+
 KEYS_FILE = typer.Option(
     None, "--api-keys-file", help="One key per line (`key` or `name=key`); also $HANEUL_API_KEYS."
 )
@@ -65,6 +76,8 @@ def serve(
         1000, help="The openai-poll-after-ms header sent while a video is unfinished."
     ),
     stale_after: float = STALE_AFTER,
+    expander_url: str = EXPANDER_URL,
+    expander_model: str = EXPANDER_MODEL,
 ) -> None:
     """Serve the OpenAI-compatible Videos API and the web page, with local generation workers."""
     import uvicorn
@@ -87,6 +100,7 @@ def serve(
     except InputError as e:
         fail(str(e))
     worker_args = _worker_args(data_dir, config.db_url, model, num_steps, stale_after)
+    worker_args += ["--expander-url", expander_url, "--expander-model", expander_model]
     supervisor = WorkerSupervisor(worker_args, workers)
     supervisor.start()
     url = f"http://{host}:{port}/"
@@ -114,6 +128,8 @@ def worker(
     max_jobs: int = typer.Option(None, help="Exit after this many jobs (default: run until stopped)."),
     nice: int = typer.Option(10, help="Lower this process's CPU priority so the API stays responsive."),
     parent_pid: int = typer.Option(None, hidden=True, help="Exit when this process (haneul serve) is gone."),
+    expander_url: str = EXPANDER_URL,
+    expander_model: str = EXPANDER_MODEL,
 ) -> None:
     """Claim and generate queued videos until stopped (run several, on several machines, one database)."""
     from haneul.serve.config import ServeConfig
@@ -136,6 +152,8 @@ def worker(
         poll_interval=poll_interval,
         heartbeat_every=heartbeat,
         parent_pid=parent_pid,
+        expander_url=expander_url,
+        expander_model=expander_model,
     )
     runner.install_signal_handlers()
     try:

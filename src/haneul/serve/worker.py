@@ -52,6 +52,8 @@ class Worker:
         poll_interval: float = 0.5,
         heartbeat_every: float = 2.0,
         parent_pid: int | None = None,
+        expander_url: str = "",
+        expander_model: str = "default",
     ):
         self.config = config
         self.store = store
@@ -60,6 +62,9 @@ class Worker:
         self.poll_interval = poll_interval
         self.heartbeat_every = heartbeat_every
         self.parent_pid = parent_pid
+        # an OpenAI-compatible chat endpoint that expands prompts for every model ("" = each model's own)
+        self.expander_url = expander_url
+        self.expander_model = expander_model
         self.pipelines: dict[str, object] = {}
         self.current: str | None = None
         self.stop = threading.Event()
@@ -227,7 +232,12 @@ class Worker:
         folder = self.config.models.get(api_model, DEFAULT)
         folder = str(DEFAULT_MODEL_DIR if folder == DEFAULT else Path(folder).resolve())
         if folder not in self.pipelines:
-            self.pipelines[folder] = load_pipeline(folder)
+            pipe = load_pipeline(folder)
+            if self.expander_url:  # the LLM expands prompts; the model's own expander is its fallback
+                from haneul.prompting.llm import configure_expander
+
+                configure_expander(pipe, True, self.expander_url, self.expander_model)
+            self.pipelines[folder] = pipe
         return self.pipelines[folder]
 
     def progress_fn(self, job: Job, low: float, span: float):
