@@ -64,10 +64,25 @@ def _size(pipe: Pipeline, video: np.ndarray, kwargs: dict) -> tuple[int, int]:
     return pipe.check_size(kwargs.get("width"), kwargs.get("height"))
 
 
+def crossfade(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Frames going from `a` to `b`: frame i is (1 - w) a[i] + w b[i] with w = (i + 1) / (n + 1).
+
+    `a` and `b` show the same moments (an input's frames and the model's decode of them), so the blend
+    does not ghost; it spreads the step between the two renderings over the frames instead of one cut.
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"crossfade needs frames of the same shape, got {a.shape} and {b.shape}")
+    w = (np.arange(1, len(a) + 1, dtype=np.float32) / (len(a) + 1))[:, None, None, None]
+    return np.round((1 - w) * a + w * b).astype(np.uint8)
+
+
 def extend(
     pipe: Pipeline, prompt: str, video: np.ndarray, seconds: float = 2.0, backward: bool = False, **kwargs
 ):
-    """Continue `video` forward (or, with backward=True, make what came before it). Returns the whole video."""
+    """Continue `video` forward (or, with backward=True, make what came before it). Returns the whole video.
+
+    The input's frames are kept, except the ones given to the model as context: those fade into the
+    model's decode of them, so there is no step where the input's pixels meet the VAE's rendering."""
     fps = kwargs.pop("fps", None) or pipe.spec.fps[0]
     width, height = _size(pipe, video, kwargs)
     kwargs.update(width=width, height=height)
@@ -84,13 +99,16 @@ def extend(
             **kwargs,
         )
         # frame 0 is the extra one that makes the count 1 + tf*k; drop it so both directions add `new` frames
-        out.frames = np.concatenate([out.frames[1 : total - n_tail], frames])
+        made = out.frames
+        seam = crossfade(made[total - n_tail :], frames[:n_tail])
+        out.frames = np.concatenate([made[1 : total - n_tail], seam, frames[n_tail:]])
     else:  # the input's last frames start the new video
         total = n_head + new  # 1 + tf*k
         out = pipe.generate(
             prompt, num_frames=total, fps=fps, conditions=[FrameCondition(frames[-n_head:], 0)], **kwargs
         )
-        out.frames = np.concatenate([frames, out.frames[n_head:]])
+        seam = crossfade(frames[-n_head:], out.frames[:n_head])
+        out.frames = np.concatenate([frames[:-n_head], seam, out.frames[n_head:]])
     out.metadata["mode"] = "extend_backward" if backward else "extend"
     return out
 
@@ -98,26 +116,33 @@ def extend(
 def loop(pipe: Pipeline, prompt: str, **kwargs) -> GeneratedVideo:
     """A video whose last frame flows into its first.
 
-    First a plain video is made; then its second half is made again with its first frame given one step
-    after the end, so motion runs back into the start. That extra frame is cut off.
+    A short clip is made first. Its opening frames then start the video and are given once more right
+    after the video's end, so the last window is conditioned on where the video begins and its motion
+    runs back into the start. That copy after the end is cut off.
     """
-    first = pipe.generate(prompt, **kwargs)
-    frames = first.frames
+    fps = kwargs.get("fps") or pipe.spec.fps[0]
+    num_frames = pipe.check_frames(kwargs.pop("num_frames", None), kwargs.pop("seconds", None), fps)
     tf = pipe.frame_step
-    keep = 1 + tf * max(1, (len(frames) - 1) // (2 * tf))  # the first half stays as it is
-    total = len(frames) + tf
-    conditions = [FrameCondition(frames[:keep], 0), FrameCondition(frames[:1], total - 1)]
-    rest = {k: v for k, v in kwargs.items() if k not in ("seconds", "num_frames")}
-    second = pipe.generate(prompt, num_frames=total, conditions=conditions, **rest)
-    second.frames = np.concatenate([frames[:keep], second.frames[keep : len(frames)]])
-    second.metadata["mode"] = "loop"
-    return second
+    # Two latent frames of the opening after the end show the model the motion it must lead into; one
+    # latent frame (1 + tf frames) of it at the start, if the loop is long enough to leave frames to make.
+    tail = 2 * tf
+    head = 1 + tf if num_frames >= 1 + 2 * tf else 1
+    opening = pipe.generate(prompt, num_frames=1 + tail, **kwargs).frames
+    total = num_frames + tail
+    conditions = [FrameCondition(opening[:head], 0), FrameCondition(opening[:tail], num_frames)]
+    out = pipe.generate(prompt, num_frames=total, conditions=conditions, **kwargs)
+    out.frames = out.frames[:num_frames]
+    out.metadata["num_frames"] = num_frames
+    out.metadata["mode"] = "loop"
+    return out
 
 
 def join(
     pipe: Pipeline, prompt: str, a: np.ndarray, b: np.ndarray, seconds: float = 1.0, **kwargs
 ) -> GeneratedVideo:
-    """Generate a transition from the end of clip `a` to the start of clip `b`; returns a + transition + b."""
+    """Generate a transition from the end of clip `a` to the start of clip `b`; returns a + transition + b.
+
+    As in `extend`, the context frames of both clips are cross-faded with the model's decode of them."""
     fps = kwargs.pop("fps", None) or pipe.spec.fps[0]
     width, height = _size(pipe, a, kwargs)
     kwargs.update(width=width, height=height)
@@ -128,7 +153,16 @@ def join(
     total = na + gap + nb
     conditions = [FrameCondition(a_frames[-na:], 0), FrameCondition(b_frames[:nb], total - nb)]
     out = pipe.generate(prompt, num_frames=total, fps=fps, conditions=conditions, **kwargs)
-    out.frames = np.concatenate([a_frames, out.frames[na : total - nb], b_frames])
+    made = out.frames
+    out.frames = np.concatenate(
+        [
+            a_frames[:-na],
+            crossfade(a_frames[-na:], made[:na]),  # the context frames fade into the model's decode of them
+            made[na : total - nb],
+            crossfade(made[total - nb :], b_frames[:nb]),  # and back out of it into clip b
+            b_frames[nb:],
+        ]
+    )
     out.metadata["mode"] = "join"
     return out
 
@@ -160,6 +194,7 @@ def storyboard(pipe: Pipeline, shots: list[Shot], seed: int = 0, **kwargs) -> Ge
             )
         elif last is not None:
             out = extend(pipe, shot.prompt, last, seconds=shot.seconds, seed=shot_seed, **kwargs)
+            pieces[-1] = out.frames[: len(last)]  # its end now fades into the new shot
             out.frames = out.frames[len(last) :]
         else:
             out = pipe.generate(shot.prompt, seconds=shot.seconds, seed=shot_seed, **kwargs)

@@ -252,6 +252,7 @@ class Pipeline:
         strength: float = 0.6,
         progress: ProgressFn | None = None,
         expand: bool = True,
+        on_frames: Callable[[np.ndarray], None] | None = None,
     ) -> GeneratedVideo:
         """Generate one video. Videos longer than the model's window are made window by window.
 
@@ -261,6 +262,10 @@ class Pipeline:
         conditions: frames given at output positions (image-to-video, keyframes, extension, loop, join).
         init_video: (F, H, W, 3) uint8 frames to re-render from `prompt` (SDEdit); strength 0 keeps the
         input, 1 ignores it.
+        on_frames: stream the decoded frames, chunk by chunk ((F, H, W, 3) uint8), to this function
+        instead of holding them (e.g. into a `VideoWriter`), so memory does not grow with the duration;
+        the returned video then has no frames (shape (0, H, W, 3)); an edit of strength 0 returns its input
+        as usual.
         """
         from haneul.safety.moderation import check_prompt
 
@@ -317,7 +322,7 @@ class Pipeline:
         )
 
         # 5. decode, streaming over time so memory stays flat for long videos
-        frames = self._decode(latents)
+        frames = self._decode(latents, on_frames)
         return self._result(
             frames,
             request,
@@ -516,12 +521,21 @@ class Pipeline:
             steps_done += len(ts) - 1
         return latents
 
-    def _decode(self, latents: torch.Tensor) -> np.ndarray:
+    def _decode(
+        self, latents: torch.Tensor, on_frames: Callable[[np.ndarray], None] | None = None
+    ) -> np.ndarray:
+        """Decoded frames (F, H, W, 3) uint8; with `on_frames`, each chunk goes there and none are kept."""
         chunks = []
         with self._autocast():
             # 4 latent frames (16 video frames) per pass: faster than one at a time, memory still flat
             for chunk in self.vae.decode_chunks(latents.to(self.device), chunk=4):
-                chunks.append(to_uint8(chunk[0].float()))
+                frames = to_uint8(chunk[0].float())
+                if on_frames is None:
+                    chunks.append(frames)
+                else:
+                    on_frames(frames)
+        if not chunks:
+            return np.zeros((0, *frames.shape[1:]), dtype=np.uint8)
         return np.concatenate(chunks)
 
 
