@@ -73,6 +73,14 @@ def test_generate_prints_the_expanded_caption_and_no_expand_keeps_the_prompt(tmp
     assert f"caption: {want}\n" in on.stderr and "blue box" in want
     assert f"caption: {prompt}\n" in off.stderr
     assert (tmp_path / "on.mp4").is_file() and (tmp_path / "off.mp4").is_file()
+    # The output's signed metadata (C2PA) names the caption the model saw, by its SHA-256 (like the prompt).
+    from haneul.safety import provenance
+
+    for name, caption in (("on.mp4", want), ("off.mp4", prompt)):
+        manifest = provenance.read_manifest(tmp_path / name)["manifest"]
+        generation = provenance.summarize(manifest)["generation"]
+        assert generation["caption_sha256"] == provenance.sha256_text(caption), name
+        assert generation["prompt_sha256"] == provenance.sha256_text(prompt), name
 
 
 # ---- haneul caption -------------------------------------------------------------------------------------------
