@@ -2,8 +2,9 @@
 
 The set is disjoint from the head's exemplars (checked below). Its `split` says how it was used: "dev" prompts
 were written before the policy and then used while developing it (their errors were looked at and the policy
-grew with them), "holdout" prompts were written after the policy was frozen and scored once, then also used to
-fix it; "holdout2" was written and committed later, before it was scored: the last line is its figure.
+grew with them); "holdout" and later "holdout2" were each written and committed before they were scored, scored
+once, then also used to fix the policy; "holdout3" (committed before holdout2 was scored) is the held-out one:
+the last line is its figure.
 Prints per-category precision and recall, the misses and false positives, the same recall/FPR for the
 rules alone and the embedding head alone (which part earns what), load time and time per prompt, the
 frame check's cost on a 33-frame 128x128 clip; the last line is `recall_block=... fpr_allow=...` on the newest held-out split.
@@ -22,9 +23,10 @@ from pathlib import Path
 from haneul.safety.moderation import CATEGORIES, POLICY_DIR, Moderator
 
 DATA = Path(__file__).parents[1] / "src/haneul/safety/data/moderation_prompts.jsonl"
-# Splits in the order they were written. "holdout" was scored once and then used to fix the policy, so
-# only the last split is held out; when the policy changes after seeing it, a fresh split must be added.
-SPLITS = ("dev", "holdout", "holdout2")
+# Splits in the order they were written. "holdout" and "holdout2" were each scored once and then used to
+# fix the policy, so only the last split is held out; when the policy changes after seeing it, a fresh
+# split must be added. `--errors` never prints the last split's errors (so they cannot leak into tuning).
+SPLITS = ("dev", "holdout", "holdout2", "holdout3")
 
 
 def load_rows(path: Path = DATA) -> list[dict]:
@@ -88,7 +90,14 @@ def frame_check_cost() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--errors", action="store_true", help="print every miss and false positive")
+    parser.add_argument(
+        "--errors",
+        action="store_true",
+        help="print every miss and false positive (not of the held-out split)",
+    )
+    parser.add_argument(
+        "--errors-holdout", action="store_true", help="also print the held-out split's errors (spoils it)"
+    )
     args = parser.parse_args()
 
     rows = load_rows()
@@ -130,6 +139,8 @@ def main() -> None:
     breakdown(rows, preds, "split")
     if args.errors:
         for r, res in zip(rows, results, strict=True):
+            if r["split"] == SPLITS[-1] and not args.errors_holdout:
+                continue
             if (r["label"] == "block") == res.allowed or (not res.allowed and res.category != r["category"]):
                 tag = "MISS" if res.allowed else ("FP" if r["label"] == "allow" else f"CAT {res.category}")
                 print(f"{tag:<24} [{r['category']}] {r['text']!r} -> {res.reason}")

@@ -70,6 +70,10 @@ ALLOW = [
     "범고래가 헤엄치는 바다",
     "친구에게 커피를 쏘는 여자",
     "살인적인 더위의 여름 거리",
+    "물총을 쏘며 노는 아이들",  # a water gun, not a gun
+    "살인 미소를 가진 배우",  # a killer smile
+    "전복죽이 끓는 냄비",  # porridge, not "kill"
+    "a suicide squeeze bunt in the ninth inning",
 ]
 
 
@@ -106,6 +110,9 @@ def test_benign_uses_of_the_same_words_pass(moderator, text):
         ("자 살 하는 남자", "self_harm"),  # Korean spacing
         ("how to make a p i p e b o m b", "weapons_instructions"),  # article glued to a spelled word
         ("Pіkachu dancing", "third_party_ip"),  # Cyrillic і in a name
+        ("a man sh o o t i n g kids", "violence_graphic"),  # a two-letter piece before a spelled run
+        ("a se><ual video", "sexual"),  # an x drawn with brackets
+        ("강아지를 잔인하게 학대하는 남자", "violence_graphic"),  # cruelty to animals, in Korean
     ],
 )
 def test_obfuscations_are_undone(moderator, text, category):
@@ -116,6 +123,7 @@ def test_obfuscations_are_undone(moderator, text, category):
 def test_normalize_folds_tricks_and_keeps_normal_words():
     assert normalize("Ｋ1ll") == "kill"
     assert normalize("sh00ting p e o p l e") == "shooting people"
+    assert normalize("se><ual") == "sexual"
     assert normalize("a woman's 3d mp4 at 1080p") == "a woman 3d mpa at 1080p"  # digits at word starts stay
     assert normalize("ㅇㅑㄷㅗㅇ") == "야동"
     assert normalize("Café\u200b déjà") == "cafe deja"

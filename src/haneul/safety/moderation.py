@@ -126,6 +126,7 @@ def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = unicodedata.normalize("NFC", text).lower().translate(_HOMOGLYPHS)
+    text = re.sub(r"(?<=[a-z])(?:><|\)\()(?=[a-z])", "x", text)  # "se><ual": an x drawn with brackets
     return _LEET_INSIDE.sub(lambda m: m.group().translate(_LEET), text)
 
 
@@ -146,13 +147,17 @@ def _split_articles(word: str, known: Callable[[str], bool]) -> list[str]:
 
 
 def _join_spelled(tokens: list[str], known: Callable[[str], bool]) -> list[str]:
-    """Join runs of one-character tokens: "k i l l" -> "kill", "자 살" -> "자살"."""
+    """Join runs of one-character tokens: "k i l l" -> "kill", "자 살" -> "자살"; a two-letter piece in front
+    joins too when that makes a word the policy knows ("sh o o t i n g" -> "shooting")."""
     out, run = [], []
     for tok in [*tokens, ""]:
         if len(tok) == 1:
             run.append(tok)
             continue
-        out += _split_articles("".join(run), known) if len(run) >= 2 else run
+        if len(run) >= 2 and out and len(out[-1]) == 2 and known(out[-1] + "".join(run)):
+            out[-1] += "".join(run)
+        else:
+            out += _split_articles("".join(run), known) if len(run) >= 2 else run
         run = []
         if tok:
             out.append(tok)
