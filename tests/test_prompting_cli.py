@@ -83,6 +83,28 @@ def test_generate_prints_the_expanded_caption_and_no_expand_keeps_the_prompt(tmp
         assert generation["prompt_sha256"] == provenance.sha256_text(prompt), name
 
 
+def test_generate_with_a_chat_endpoint_from_the_environment(tmp_path, world_model_dir, monkeypatch):
+    """`haneul generate` expands through a real local chat server named by HANEUL_EXPANDER_URL/_MODEL, with
+    OPENAI_API_KEY as the bearer token; when the server fails, the model's world expander takes over."""
+    monkeypatch.delenv("HANEUL_EXPANDER_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    prompt = "a red ball bounces"
+    common = ["--model", world_model_dir, "--num-frames", "5", "--steps", "1", "--seed", "2", "-q"]
+    with FakeChatServer() as server:
+        monkeypatch.setenv("HANEUL_EXPANDER_URL", server.url)
+        monkeypatch.setenv("HANEUL_EXPANDER_MODEL", "qwen2.5-3b")
+        ok = run("generate", prompt, "-o", tmp_path / "llm.mp4", *common)
+        assert ok.exit_code == 0, ok.output
+        assert f"caption: A detailed caption of: {prompt}\n" in ok.stderr
+        body, headers = server.requests[0], server.headers[0]
+        assert body["model"] == "qwen2.5-3b" and headers["Authorization"] == "Bearer sk-env"
+        server.fail_next = 10
+        down = run("generate", prompt, "-o", tmp_path / "down.mp4", "--expander-url", server.url, *common)
+    assert down.exit_code == 0, down.output
+    builtin = expand_prompt(prompt, 2, width=64, height=64, num_frames=5, fps=8.0).caption
+    assert "expander endpoint failed" in down.stderr and f"caption: {builtin}\n" in down.stderr
+
+
 # ---- haneul caption -------------------------------------------------------------------------------------------
 
 
