@@ -146,3 +146,18 @@ def test_survives_upscaling(tmp_path):
     big = np.stack([cv2.resize(f, (256, 256), interpolation=cv2.INTER_CUBIC) for f in stored])
     result = watermark.detect(encode(tmp_path, big, 23, "big.mp4"))
     assert result.generation_id_prefix == GID[:8] and abs(result.scale - 2.0) < 0.05
+
+
+def test_decoder_weights_the_bands_where_the_mark_survived():
+    """Band reliability is estimated from the known sync pattern: a band replaced by noise gets ~no weight."""
+    layout = watermark._layout(watermark.DEFAULT_KEY)
+    spectrum = np.fft.rfft2(watermark.tile_pattern(GID))
+    spectrum = np.where(layout.ring, spectrum / (np.abs(spectrum) + 1e-9), 0)  # what detection sees
+    rng = np.random.default_rng(0)
+    outer = np.zeros(spectrum.shape, bool)
+    outer[layout.iy, layout.ix] = layout.band >= watermark.BANDS - 2  # the two outer bands: noise only
+    noise = np.exp(2j * np.pi * rng.random(spectrum.shape))
+    spectrum = np.where(outer, noise, spectrum)
+    weights = watermark._band_weights(spectrum, layout)
+    assert weights[: watermark.BANDS - 2].min() > 10 * max(weights[watermark.BANDS - 2 :].max(), 1e-3)
+    assert watermark._decode(spectrum, layout, 0, 0) == GID[:8]

@@ -53,6 +53,8 @@ Z_PAYLOAD = 4.0  # min sync score at which a CRC-valid payload is accepted
 Z_SYNC = 7.0  # sync score that alone says "marked" (payload unreadable); unmarked max was 6.0 in 1200
 SCALES = tuple(np.geomspace(0.45, 2.2, 80))  # resize factors searched after 1.0 and 0.5 (steps of 2%)
 CANDIDATES = 3  # sync peaks whose payload is decoded
+BANDS = 6  # radius bands whose reliability is estimated separately when decoding
+BAND_WEIGHTING = True
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class _Layout:
     bit_of: np.ndarray  # coded-bit index carried by each data degree of freedom
     sync_spec: np.ndarray  # (TILE, TILE // 2 + 1) complex spectrum of the sync pattern
     ring: np.ndarray  # (TILE, TILE // 2 + 1) bool
+    band: np.ndarray  # radius band (0 .. BANDS - 1) of each ring coefficient
 
 
 def num_coded_bits() -> int:
@@ -103,7 +106,11 @@ def _layout(key: str) -> _Layout:
     sync_dof, data_dof = order[:n_sync], order[n_sync:]
     bit_of = np.arange(len(data_dof)) % num_coded_bits()
     sync_spec = _spectrum(iy, ix, signs[sync_dof], sync_dof)
-    return _Layout(iy, ix, sync_dof, data_dof, signs, bit_of, sync_spec, ring)
+    # bands of equal coefficient counts, from the inner edge of the ring to the outer one
+    order_r = np.argsort(radius[iy, ix], kind="stable")
+    band = np.empty(len(iy), np.int64)
+    band[order_r] = np.arange(len(iy)) * BANDS // len(iy)
+    return _Layout(iy, ix, sync_dof, data_dof, signs, bit_of, sync_spec, ring, band)
 
 
 def _spectrum(iy: np.ndarray, ix: np.ndarray, values: np.ndarray, dof: np.ndarray) -> np.ndarray:
@@ -278,11 +285,30 @@ def _dof_values(aligned: np.ndarray, layout: _Layout, dof: np.ndarray) -> np.nda
     return np.where(dof % 2 == 0, coef.real, coef.imag) * layout.signs[dof]
 
 
+def _band_weights(aligned: np.ndarray, layout: _Layout) -> np.ndarray:
+    """Reliability of each radius band, estimated from the sync pattern (whose signs are known).
+
+    Attacks do not hurt all frequencies alike: halving the size and H.264 wipe out the outer ring first,
+    a textured picture drowns some bands. The sync values in a band have mean m (the surviving mark) and
+    variance v (the noise); m / v is the log-likelihood weight of a value from that band (Gaussian channel),
+    so the decoder listens to the bands where the mark survived instead of all of them equally.
+    """
+    sync = _dof_values(aligned, layout, layout.sync_dof)
+    sync_band = layout.band[layout.sync_dof // 2]
+    weights = np.zeros(BANDS)
+    for b in range(BANDS):
+        v = sync[sync_band == b]
+        weights[b] = max(float(v.mean()), 0.0) / (float(v.var()) + 1e-6) if len(v) > 1 else 0.0
+    return weights if weights.any() else np.ones(BANDS)
+
+
 def _decode(spectrum: np.ndarray, layout: _Layout, dy: int, dx: int) -> str | None:
     fy = np.fft.fftfreq(TILE)[:, None] * TILE
     fx = np.fft.rfftfreq(TILE)[None, :] * TILE
     aligned = spectrum * np.exp(2j * np.pi * (fy * dy + fx * dx) / TILE)  # undo the shift
     values = _dof_values(aligned, layout, layout.data_dof)
+    if BAND_WEIGHTING:
+        values = values * _band_weights(aligned, layout)[layout.band[layout.data_dof // 2]]
     soft = np.bincount(layout.bit_of, weights=values, minlength=num_coded_bits())
     return read_payload(viterbi(soft))
 
