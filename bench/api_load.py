@@ -27,7 +27,9 @@ from haneul.serve.testing import Postgres, start_api, start_worker, tiny_model_d
 warnings.simplefilter("ignore", DeprecationWarning)  # the SDK marks client.videos deprecated
 
 
-def run_client(url: str, key: str, jobs: int, args, latencies: list[float], results: dict) -> None:
+def run_client(
+    url: str, key: str, jobs: int, args, latencies: list[tuple[str, float]], results: dict
+) -> None:
     client = OpenAI(base_url=url, api_key=key, max_retries=0, timeout=30)
 
     def timed(call, *a, **kw):
@@ -35,7 +37,7 @@ def run_client(url: str, key: str, jobs: int, args, latencies: list[float], resu
         try:
             return call(*a, **kw)
         finally:
-            latencies.append((time.perf_counter() - start) * 1000)
+            latencies.append((call.__name__, (time.perf_counter() - start) * 1000))
 
     ids = []
     for i in range(jobs):
@@ -93,7 +95,7 @@ def main() -> None:
         start_worker(base / "data", models, db_url, extra=["--nice", "10"]) for _ in range(args.workers)
     ]
     try:
-        latencies: list[float] = []
+        latencies: list[tuple[str, float]] = []  # (create | retrieve, ms)
         results: dict[str, str] = {}
         per_client = [args.jobs // args.clients + (i < args.jobs % args.clients) for i in range(args.clients)]
         threads = [
@@ -113,9 +115,14 @@ def main() -> None:
             pg.stop()
     failed = sum(1 for r in results.values() if r == "failed")
     lost = args.jobs - sum(1 for r in results.values() if r in ("completed", "failed"))
-    cuts = statistics.quantiles(latencies, n=100)
+    cuts = statistics.quantiles([ms for _, ms in latencies], n=100)
+    by_kind = {
+        k: statistics.quantiles([ms for c, ms in latencies if c == k], n=100) for k in ("create", "retrieve")
+    }
     print(
-        f"db={'postgresql' if pg else 'sqlite'} workers={args.workers} clients={args.clients} requests={len(latencies)} wall_s={wall:.1f}"
+        f"db={'postgresql' if pg else 'sqlite'} workers={args.workers} clients={args.clients} "
+        f"requests={len(latencies)} wall_s={wall:.1f} "
+        + " ".join(f"{k}_p50_ms={q[49]:.1f} {k}_p95_ms={q[94]:.1f}" for k, q in by_kind.items())
     )
     print(
         f"jobs={args.jobs} failed={failed} lost={lost} api_p50_ms={cuts[49]:.1f} api_p95_ms={cuts[94]:.1f} "

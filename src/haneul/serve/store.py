@@ -166,7 +166,7 @@ class JobStore:
         self.engine = make_engine(url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # reads of one consistent statement each (get, list, count): see make_engine; SQLite needs
+        # reads that need no transaction around them (get, list, count): see make_engine. SQLite needs
         # nothing of the kind (no server, and pysqlite opens no transaction for a SELECT)
         reader = make_engine(url, autocommit=True) if self.is_postgres else self.engine
         self.reads = sessionmaker(reader, expire_on_commit=False)
