@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 
 from haneul import modes
 from haneul.cli import app
+from haneul.errors import InputError
 from haneul.video_io import read_video, write_image, write_video
 
 runner = CliRunner()
@@ -65,13 +66,26 @@ def test_keyframes_fill_the_gap(tiny_pipe):
     assert len(out.frames) == 17
 
 
-def test_loop_starts_with_the_opening_it_leads_into(tiny_pipe):
+def test_loop_end_is_conditioned_on_its_start(tiny_pipe, monkeypatch):
+    calls = []
+    generate = tiny_pipe.generate
+
+    def spy(prompt, **kwargs):
+        out = generate(prompt, **kwargs)
+        calls.append((kwargs, out.frames))
+        return out
+
+    monkeypatch.setattr(tiny_pipe, "generate", spy)
     looped = modes.loop(tiny_pipe, "a ball", num_frames=9, num_steps=2, seed=3)
-    assert len(looped.frames) == 9 and looped.metadata["num_frames"] == 9
-    # The opening is the first frames of a plain 9-frame clip with the same seed; the loop starts with
-    # its VAE round trip (given frames are kept exactly), not with new frames.
-    opening = tiny_pipe.generate("a ball", num_frames=9, num_steps=2, seed=3).frames
-    assert np.array_equal(looped.frames[0], tiny_pipe._decode(tiny_pipe._encode(opening[:1]))[0])
+    # 1 s at 8 fps: 8 frames, the 9th would be the first again
+    assert len(looped.frames) == 8 and looped.metadata["num_frames"] == 8
+    (_, opening), (second, made) = calls
+    start, end = second["conditions"]
+    assert start.frame_index == 0 and np.array_equal(start.frames, opening[:5])
+    assert end.frame_index == 9 and np.array_equal(end.frames, opening[1:9])  # right after the loop
+    assert np.array_equal(looped.frames, made[4:12])
+    with pytest.raises(InputError, match="at least 1s"):
+        modes.loop(tiny_pipe, "a ball", num_frames=5, num_steps=1)
 
 
 def test_storyboard_is_one_continuous_video(tiny_pipe):
@@ -92,7 +106,7 @@ def test_cli_modes_end_to_end(tmp_path, tiny_model_dir):
         (["--extend", source, "--backward", "--seconds", "1"], 17),
         (["--keyframe", f"{still}@0", "--keyframe", f"{still}@1"], 9),
         (["--edit", source, "--strength", "0.5"], 9),
-        (["--loop", "--seconds", "1"], 9),
+        (["--loop", "--seconds", "1"], 8),
     ]
     for i, (args, frames) in enumerate(cases):
         out = tmp_path / f"out{i}.mp4"

@@ -114,25 +114,32 @@ def extend(
 
 
 def loop(pipe: Pipeline, prompt: str, **kwargs) -> GeneratedVideo:
-    """A video whose last frame flows into its first.
+    """A video whose last frame flows into its first, to be played on repeat.
 
-    A short clip is made first. Its opening frames then start the video and are given once more right
-    after the video's end, so the last window is conditioned on where the video begins and its motion
-    runs back into the start. That copy after the end is cut off.
+    A loop of k latent frames has tf * k frames (2 s at 8 fps: 16): the frame after its last is its first.
+    A short opening clip is made first. A second pass is given the opening's first latent frames at its
+    start and the same frames again right after the loop's end, so its last window is conditioned on
+    where the loop begins and its motion runs back into the start. The loop is cut from that pass so its
+    first frame is the last of a latent group: the junction then joins two decodes of the same given
+    frames, not a latent boundary (where this VAE's frames change the most).
     """
     fps = kwargs.get("fps") or pipe.spec.fps[0]
     num_frames = pipe.check_frames(kwargs.pop("num_frames", None), kwargs.pop("seconds", None), fps)
     tf = pipe.frame_step
-    # Two latent frames of the opening after the end show the model the motion it must lead into; one
-    # latent frame (1 + tf frames) of it at the start, if the loop is long enough to leave frames to make.
-    tail = 2 * tf
-    head = 1 + tf if num_frames >= 1 + 2 * tf else 1
-    opening = pipe.generate(prompt, num_frames=1 + tail, **kwargs).frames
-    total = num_frames + tail
-    conditions = [FrameCondition(opening[:head], 0), FrameCondition(opening[:tail], num_frames)]
+    groups = (num_frames - 1) // tf
+    if groups < 2:
+        raise InputError(
+            f"a loop needs at least {2 * tf / fps:g}s ({2 * tf} frames), got {num_frames} frames",
+            param="seconds",
+        )
+    opening = pipe.generate(prompt, num_frames=1 + 2 * tf, **kwargs).frames
+    # Given: the opening's latent frames 0 and 1 (frames 0..tf) at the start, and its frames 1..2tf
+    # (latent frames 1 and 2, with frame 1 as causal context) right after the loop's end.
+    total = num_frames + 2 * tf
+    conditions = [FrameCondition(opening[: 1 + tf], 0), FrameCondition(opening[1 : 1 + 2 * tf], num_frames)]
     out = pipe.generate(prompt, num_frames=total, conditions=conditions, **kwargs)
-    out.frames = out.frames[:num_frames]
-    out.metadata["num_frames"] = num_frames
+    out.frames = out.frames[tf : tf + tf * groups]  # frame tf + tf * groups would repeat frame tf
+    out.metadata["num_frames"] = len(out.frames)
     out.metadata["mode"] = "loop"
     return out
 
