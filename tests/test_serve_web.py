@@ -33,7 +33,8 @@ pytestmark = [
 def server(tmp_path_factory):
     model = expanding_model_dir(tmp_path_factory.getbasetemp())
     data = tmp_path_factory.mktemp("serve-web")
-    extra = ["--num-steps", "20", "--rate-limit", "100000", "--max-seconds", "4"]
+    # 60 steps: sampling lasts long enough on a quiet machine for the page (refreshing every 0.5 s) to show progress
+    extra = ["--num-steps", "60", "--rate-limit", "100000", "--max-seconds", "4"]
     # workers=None: `haneul serve` with no --workers starts its one local worker by default
     proc, url = start_api(data, [KEY], [f"sora-2={model}"], workers=None, extra=extra)
     yield SimpleNamespace(url=url.removesuffix("/v1"), data=data)
