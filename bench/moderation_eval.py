@@ -1,10 +1,12 @@
 """Score prompt moderation on the labelled prompt set (src/haneul/safety/data/moderation_prompts.jsonl).
 
-The set is disjoint from the head's exemplars (checked below). Its `split` says how it was used: "dev" prompts
-were written before the policy and then used while developing it (their errors were looked at and the policy
-grew with them); "holdout" and later "holdout2" were each written and committed before they were scored, scored
-once, then also used to fix the policy; "holdout3" (committed before holdout2 was scored) is the held-out one:
-the last line is its figure.
+The set is disjoint from the head's exemplars (checked below). Its `split` says how it was used, in the order the
+splits were written: "dev" prompts were written before the policy and then used while developing it (their
+errors were looked at and the policy grew with them); "holdout", "holdout2" and "holdout3" were each written and
+committed before they were scored, scored once, then also used to develop the policy (in session 3 all three
+were looked at freely, errors included, so they are development data now); "holdout4" was written blind by
+someone who had not seen the policy, and is appended to the data file only for its single final scoring: it is
+the held-out one, and the last line is its figure. Until it is appended the last line is said to be missing.
 Prints per-category precision and recall, the misses and false positives, the same recall/FPR for the
 rules alone and the embedding head alone (which part earns what), load time and time per prompt, the
 frame check's cost on a 33-frame 128x128 clip; the last line is `recall_block=... fpr_allow=...` on the newest held-out split.
@@ -23,10 +25,10 @@ from pathlib import Path
 from haneul.safety.moderation import CATEGORIES, POLICY_DIR, Moderator
 
 DATA = Path(__file__).parents[1] / "src/haneul/safety/data/moderation_prompts.jsonl"
-# Splits in the order they were written. "holdout" and "holdout2" were each scored once and then used to
-# fix the policy, so only the last split is held out; when the policy changes after seeing it, a fresh
-# split must be added. `--errors` never prints the last split's errors (so they cannot leak into tuning).
-SPLITS = ("dev", "holdout", "holdout2", "holdout3")
+# Splits in the order they were written. Each earlier one was scored once and then used to develop the policy,
+# so only the last split is held out; when the policy changes after seeing it, a fresh split must be added.
+# `--errors` never prints the last split's errors (so they cannot leak into tuning).
+SPLITS = ("dev", "holdout", "holdout2", "holdout3", "holdout4")
 
 
 def load_rows(path: Path = DATA) -> list[dict]:
@@ -148,13 +150,17 @@ def main() -> None:
     rec, fpr = rates(rows, preds)
     print(f"{'all':<9} recall_block={rec:.3f} fpr_allow={fpr:.3f}")
     for split in SPLITS:
-        rec, fpr = rates(
-            [r for r in rows if r["split"] == split],
-            [p for r, p in zip(rows, preds, strict=True) if r["split"] == split],
-        )
+        sub = [(r, p) for r, p in zip(rows, preds, strict=True) if r["split"] == split]
+        if not sub:
+            print(f"{split:<9} not in the data file yet")
+            continue
+        rec, fpr = rates([r for r, _ in sub], [p for _, p in sub])
         print(f"{split:<9} recall_block={rec:.3f} fpr_allow={fpr:.3f}")
     # the last line is the newest held-out split: the only one the policy was not developed on
-    print(f"recall_block={rec:.3f} fpr_allow={fpr:.3f}")
+    if any(r["split"] == SPLITS[-1] for r in rows):
+        print(f"recall_block={rec:.3f} fpr_allow={fpr:.3f}")
+    else:
+        print(f"no held-out figure: split {SPLITS[-1]!r} is not in {DATA.name} yet")
 
 
 if __name__ == "__main__":
