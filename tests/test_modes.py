@@ -83,9 +83,33 @@ def test_loop_end_is_conditioned_on_its_start(tiny_pipe, monkeypatch):
     start, end = second["conditions"]
     assert start.frame_index == 0 and np.array_equal(start.frames, opening[:5])
     assert end.frame_index == 9 and np.array_equal(end.frames, opening[1:9])  # right after the loop
-    assert np.array_equal(looped.frames, made[4:12])
+    # made[12] is the end's decode of the opening's frame 4, which made[4] (the loop's start) also shows:
+    # the first frame fades from one into the other, so the last frame's next step is made[11] -> made[12]
+    assert np.array_equal(looped.frames[0], modes.crossfade(made[12:13], made[4:5])[0])
+    assert np.array_equal(looped.frames[1:], made[5:12])
     with pytest.raises(InputError, match="at least 1s"):
         modes.loop(tiny_pipe, "a ball", num_frames=5, num_steps=1)
+
+
+def test_longer_loop_fades_over_the_frames_given_at_both_ends(tiny_pipe, monkeypatch):
+    calls = []
+    generate = tiny_pipe.generate
+
+    def spy(prompt, **kwargs):
+        out = generate(prompt, **kwargs)
+        calls.append((kwargs, out.frames))
+        return out
+
+    monkeypatch.setattr(tiny_pipe, "generate", spy)
+    looped = modes.loop(tiny_pipe, "a ball", num_frames=13, num_steps=2, seed=3)
+    assert len(looped.frames) == 12
+    (_, opening), (second, made) = calls
+    start, end = second["conditions"]
+    # three latent frames given at the start (frames 0..8), so frames 4..8 are given at both ends
+    assert start.frame_index == 0 and np.array_equal(start.frames, opening)
+    assert end.frame_index == 13 and np.array_equal(end.frames, opening[1:9])
+    assert np.array_equal(looped.frames[:5], modes.crossfade(made[16:21], made[4:9]))
+    assert np.array_equal(looped.frames[5:], made[9:16])
 
 
 def test_storyboard_is_one_continuous_video(tiny_pipe):

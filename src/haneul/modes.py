@@ -119,9 +119,11 @@ def loop(pipe: Pipeline, prompt: str, **kwargs) -> GeneratedVideo:
     A loop of k latent frames has tf * k frames (2 s at 8 fps: 16): the frame after its last is its first.
     A short opening clip is made first. A second pass is given the opening's first latent frames at its
     start and the same frames again right after the loop's end, so its last window is conditioned on
-    where the loop begins and its motion runs back into the start. The loop is cut from that pass so its
-    first frame is the last of a latent group: the junction then joins two decodes of the same given
-    frames, not a latent boundary (where this VAE's frames change the most).
+    where the loop begins and its motion runs back into the start. The loop is cut from that pass so that
+    its last frame is followed, in the same decode and inside one latent group, by a decode of the loop's
+    first frame. The loop's first frames then fade from that end decode into the start decode (both show
+    the same given frames, so nothing ghosts): the step from the last frame to the first is one step of a
+    single decode, not a cut between two decodes of the same picture.
     """
     fps = kwargs.get("fps") or pipe.spec.fps[0]
     num_frames = pipe.check_frames(kwargs.pop("num_frames", None), kwargs.pop("seconds", None), fps)
@@ -133,12 +135,23 @@ def loop(pipe: Pipeline, prompt: str, **kwargs) -> GeneratedVideo:
             param="seconds",
         )
     opening = pipe.generate(prompt, num_frames=1 + 2 * tf, **kwargs).frames
-    # Given: the opening's latent frames 0 and 1 (frames 0..tf) at the start, and its frames 1..2tf
-    # (latent frames 1 and 2, with frame 1 as causal context) right after the loop's end.
+    # Given at the start: the opening's latent frames 0..c (frames 0..c*tf); c = 2 leaves the frames
+    # tf..2tf given at both ends to fade over, but keeps at least one latent frame for the model to make.
+    c = min(2, groups - 1)
     total = num_frames + 2 * tf
-    conditions = [FrameCondition(opening[: 1 + tf], 0), FrameCondition(opening[1 : 1 + 2 * tf], num_frames)]
+    conditions = [
+        FrameCondition(opening[: 1 + c * tf], 0),
+        # the opening's frames 1..2tf (latent frames 1 and 2, with frame 1 as causal context) right after
+        # the loop's end: made[num_frames + j] shows the opening's frame 1 + j
+        FrameCondition(opening[1 : 1 + 2 * tf], num_frames),
+    ]
     out = pipe.generate(prompt, num_frames=total, conditions=conditions, **kwargs)
-    out.frames = out.frames[tf : tf + tf * groups]  # frame tf + tf * groups would repeat frame tf
+    made, period = out.frames, tf * groups
+    # The loop is made[tf : tf + period]; made[tf + period + i] is the end's decode of the frame that
+    # made[tf + i] (the start's decode) shows, for i = 0 .. (c - 1) * tf.
+    fade = (c - 1) * tf + 1
+    head = crossfade(made[tf + period : tf + period + fade], made[tf : tf + fade])
+    out.frames = np.concatenate([head, made[tf + fade : tf + period]])
     out.metadata["num_frames"] = len(out.frames)
     out.metadata["mode"] = "loop"
     return out
