@@ -108,7 +108,7 @@ def main() -> None:
     assert not overlap, f"evaluation prompts found among the exemplars: {overlap}"
 
     moderator = Moderator.load()
-    print(f"load {moderator.load_seconds:.2f} s (text encoder + policy + head training)")
+    print(f"load {moderator.load_seconds:.2f} s (text encoder + policy + exemplar embeddings)")
     results, times = [], []
     for r in rows:
         start = time.perf_counter()
@@ -127,11 +127,11 @@ def main() -> None:
     ]
     head_preds = []
     for r in rows:
-        probs = moderator.head.probs(
+        verdict = moderator.head.verdict(
             moderator.policy.without_allowed(moderator.policy.normalize(r["text"])) or " "
         )
-        head_preds.append(None if max(probs, key=probs.get) == "benign" else "x")
-    for name, p in (("rules only", rules_only), ("head only (argmax)", head_preds), ("combined", preds)):
+        head_preds.append("x" if verdict.blocks else None)
+    for name, p in (("rules only", rules_only), ("head only", head_preds), ("combined", preds)):
         rec, fpr = rates(rows, p)
         print(f"{name:<20} recall_block={rec:.3f} fpr_allow={fpr:.3f}")
 

@@ -6,15 +6,17 @@ Two parts, combined:
    removed first ("killer whale", "naked eye"), context rules ("shooting" followed by "people" blocks,
    "shooting hoops" does not), name lists of real public figures and of third-party characters, and a
    Korean -> English gloss so that the same rules read Korean.
-2. A linear head (multinomial logistic regression) on MiniLM sentence embeddings, trained when the moderator
-   loads on the labelled exemplars in `policy/exemplars.jsonl`. It catches paraphrases the word lists miss
-   ("a gunman opening fire on a crowd"). The exemplars are disjoint from the evaluation set
-   (`safety/data/moderation_prompts.jsonl`, scored by `bench/moderation_eval.py`).
+2. A nearest-neighbour head on MiniLM sentence embeddings of the labelled exemplars in
+   `policy/exemplars.jsonl`: a prompt is refused when its nearest exemplars of a harmful class are clearly
+   closer than its nearest benign ones, and the refusal names the exemplar it resembles. It catches
+   paraphrases the word lists miss ("a gunman opening fire on a crowd"). The exemplars are disjoint from the
+   evaluation set (`safety/data/moderation_prompts.jsonl`, scored by `bench/moderation_eval.py`).
 
 Every prompt is first normalised (`normalize`) so that obfuscation does not slip past either part:
 zero-width characters dropped, full-width letters folded (NFKC), accents stripped, Cyrillic/Greek
-look-alikes mapped to Latin, l33t inside words undone ("k1ll", "n4ked"), spelled-out words joined
-("k i l l", "자 살"), typed-out Korean jamo composed ("ㅈㅏㅎㅐ" -> "자해").
+look-alikes mapped to Latin, l33t undone ("k1ll", "n4ked", "3xplicit"), spelled-out or split words joined
+("k i l l", "ex-plicit", "자 살"), stretched letters shortened ("kiiill"), typed-out Korean jamo composed
+("ㅈㅏㅎㅐ" -> "자해"). Names one typo away from a listed name count as that name ("b1yonce").
 
 `check_prompt` raises `haneul.errors.ModerationBlocked(category, message)`; `moderate_prompt` returns a
 `ModerationResult` for reporting.
@@ -52,12 +54,16 @@ CATEGORIES = (
     "third_party_ip",
 )
 BENIGN = "benign"
+NAME_CATEGORIES = ("public_figure", "third_party_ip")  # the name lists' categories
 
 # The embedding head only votes for these; names and characters are lists, not meanings an embedding knows.
 HEAD_CATEGORIES = ("sexual", "violence_graphic", "hate", "self_harm", "weapons_instructions")
-HEAD_BLOCK_PROB = 0.7  # the head alone blocks at this probability...
-HEAD_CUE_PROB = 0.4  # ...or at this one when the prompt also uses a word of that category's concepts
-HEAD_L2 = 1e-4  # weight decay of the head (these three set by 5-fold cross-validation on the exemplars)
+HEAD_K = 5  # the head compares a prompt with its 5 nearest exemplars of each class...
+# ...and blocks when their mean cosine similarity for a harmful class beats the benign one's by this margin.
+# Chosen by leave-one-split-out cross-validation on the labelled set (docs/safety.md): the margin giving the most
+# recall with at most 1% false positives on the other three splits was 0.14, 0.10, 0.10 and 0.09 for the four
+# folds; this is their median.
+HEAD_MARGIN = 0.10
 
 MESSAGES = {
     "sexual": "sexual content is not allowed",
@@ -77,7 +83,7 @@ class ModerationResult:
 
     allowed: bool
     category: str | None
-    score: float  # 1.0 for a policy-rule hit; the head's probability otherwise
+    score: float  # 1.0 for a policy-rule hit; otherwise the head's similarity to its nearest harmful class
     reason: str
 
 
@@ -164,6 +170,34 @@ def _join_spelled(tokens: list[str], known: Callable[[str], bool]) -> list[str]:
     return out
 
 
+_SEPARATED = re.compile(r"[a-z0-9]+(?:[-._*~+][a-z0-9]+)+")
+_RUN = re.compile(r"([a-z])\1{2,}")
+
+
+def _unseparate(word: str, known: Callable[[str], bool]) -> str:
+    """"ex-plicit", "mur.der", "self-harm" -> one word when that is a word the policy knows; "t-shirt" stays
+    two words."""
+    joined = re.sub(r"[-._*~+]", "", word)
+    return joined if known(joined) else word
+
+
+def _repair(token: str, known: Callable[[str], bool]) -> str:
+    """A token the policy does not know, turned into one it does: l33t at a word's start ("3xplicit"; "3d"
+    and "4k" have one letter and stay) and stretched letters ("kiiiill", "nuuude")."""
+    if known(token):
+        return token
+    if sum(c.isalpha() for c in token) >= 2 and not token.isdigit():
+        unleet = token.translate(_LEET)
+        if unleet != token and known(unleet):
+            return unleet
+    if _RUN.search(token):
+        for candidate in (_RUN.sub(r"\1", token), _RUN.sub(r"\1\1", token)):
+            for cand in (candidate, re.sub(r"([a-z])\1", r"\1", candidate)):
+                if known(cand):
+                    return cand
+    return token
+
+
 def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool] = lambda w: False) -> str:
     """The prompt as lower-case words separated by single spaces, obfuscation undone, Korean glossed.
 
@@ -171,32 +205,67 @@ def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool
     text = _fold(text)
     text = re.sub(r"['’`]s\b", "", text)  # possessive: "woman's throat" -> "woman throat"
     text = re.sub(r"['’`]", "", text)
-    tokens = _join_spelled(re.sub(r"[^a-z0-9가-힣]+", " ", text).split(), known)
+    text = _SEPARATED.sub(lambda m: _unseparate(m.group(), known), text)
+    tokens = [_repair(t, known) for t in re.sub(r"[^a-z0-9가-힣]+", " ", text).split()]
+    tokens = _join_spelled(tokens, known)
     text = " ".join(tokens)
     if gloss is not None and _HANGUL.search(text):
-        text = _HANGUL_RUN.sub(lambda m: gloss(m.group().replace(" ", "")), text)
+        text = _HANGUL_RUN.sub(lambda m: gloss(m.group()), text)
         text = " ".join(text.split())
     return text
 
 
+# What may follow a name inside a Korean word: particles ("트럼프가", "손흥민이랑", "피카츄처럼"). Anything else
+# means the name is only the start of another word: 메시지 (message) is not 메시, 토르티야 (tortilla) not 토르.
+_PARTICLES = (
+    "이", "가", "은", "는", "을", "를", "의", "와", "과", "랑", "에", "도", "만", "처럼", "한테", "로", "으로",
+    "하고", "님", "씨", "같", "나", "까지", "부터", "보다", "께",
+)
+
+
 class Gloss:
-    """Greedy longest-match Korean -> English glossing; unknown syllables (particles, endings) are dropped."""
+    """Greedy longest-match Korean -> English glossing; unknown syllables (particles, endings) are dropped.
 
-    def __init__(self, table: dict[str, str]):
+    `names` (Hangul aliases of public_figures.txt and characters.txt) match only at the start of a word and only
+    when the rest of that word is a particle: a two-syllable name is otherwise found inside everyday words and
+    across word boundaries once spaces are removed ("좋아요 시장" holds 요시)."""
+
+    def __init__(self, table: dict[str, str], names: dict[str, str] | None = None):
         self.table = table
+        self.names = names or {}
         self.longest = max(map(len, table))
+        self.longest_name = max(map(len, self.names), default=0)
 
-    def __call__(self, hangul: str) -> str:
+    def __call__(self, run: str) -> str:
+        """`run`: Hangul words separated by single spaces."""
+        hangul, starts = run.replace(" ", ""), {0}
+        for word in run.split(" ")[:-1]:
+            starts.add(max(starts) + len(word))
         words, i = [], 0
         while i < len(hangul):
-            for n in range(min(self.longest, len(hangul) - i), 0, -1):
-                if hangul[i : i + n] in self.table:
-                    words.append(self.table[hangul[i : i + n]])
-                    i += n
-                    break
+            name = self._name_at(hangul, i, starts) if i in starts else None
+            n = next((n for n in range(min(self.longest, len(hangul) - i), 0, -1) if hangul[i : i + n] in self.table), 0)
+            if name and len(name) >= n:  # a longer benign key wins: 트럼프카드 (trump card)
+                words.append(self.names[name])
+                i += len(name)
+            elif n:
+                words.append(self.table[hangul[i : i + n]])
+                i += n
             else:
                 i += 1
         return " " + " ".join(words) + " "
+
+    def _name_at(self, hangul: str, i: int, starts: set[int]) -> str | None:
+        """The longest name alias at word start `i` that is followed by the word's end or a particle."""
+        for n in range(min(self.longest_name, len(hangul) - i), 1, -1):
+            key = hangul[i : i + n]
+            if key not in self.names:
+                continue
+            end = i + n
+            word_end = min([s for s in starts if s >= end] + [len(hangul)])
+            if end == word_end or hangul[end:word_end].startswith(_PARTICLES):
+                return key
+        return None
 
 
 # ---------------------------------------------------------------- the policy
@@ -225,6 +294,36 @@ def _matches(pattern: re.Pattern, text: str) -> list[tuple[int, int, str]]:
 def _read_names(path: Path) -> list[list[str]]:
     lines = [ln.split("#")[0].strip() for ln in path.read_text(encoding="utf-8").splitlines()]
     return [[a.strip().lower() for a in ln.split("|") if a.strip()] for ln in lines if ln]
+
+
+def _deletions(word: str) -> set[str]:
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when `a` and `b` differ by at most one insertion, deletion, substitution or swap of neighbours."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :] or (a[i + 2 :] == b[i + 2 :] and a[i : i + 2] == b[i : i + 2][::-1])
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer[i + 1 :] == shorter[i:]
+
+
+@functools.lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    """Whole English words of the MiniLM tokenizer's vocabulary (21k): a typo'd name is not one of them.
+    Empty (no typo matching) if the encoder package is missing."""
+    try:
+        from haneul.models.text_encoder import default_encoder_dir
+
+        lines = (default_encoder_dir() / "vocab.txt").read_text(encoding="utf-8").split()
+    except (ImportError, OSError):
+        return frozenset()
+    return frozenset(w for w in lines if w.isascii() and w.isalpha())
 
 
 @dataclass
@@ -257,7 +356,12 @@ class Policy:
         ]
         self.place_words = set(data["name_place_words"])
         table = yaml.safe_load((policy_dir / "ko_gloss.yaml").read_text(encoding="utf-8"))
-        self.names = {}
+        korean_names = {}
+        # names by their first word (a dict lookup per word of the prompt, not one regex of 500 names), and
+        # every name of 7 letters or more under each of its one-letter deletions (typo matching)
+        self.names: dict[str, list[tuple[list[str], str]]] = {}
+        self.fuzzy: dict[str, set[tuple[str, str]]] = {}
+        self.common_words = _common_words()
         for category, fname in (
             ("public_figure", "public_figures.txt"),
             ("third_party_ip", "characters.txt"),
@@ -266,20 +370,20 @@ class Policy:
             for canonical, *aliases in _read_names(policy_dir / fname):
                 for alias in [canonical, *aliases]:
                     if _HANGUL.search(alias):
-                        table[alias.replace(" ", "")] = canonical
+                        korean_names[alias.replace(" ", "")] = canonical
                     else:
                         latin.append(alias)
-            self.names[category] = _term_regex(latin)
+            for alias in latin:
+                alias_words = re.sub(r"[^a-z0-9 ]+", " ", alias).split()
+                self.names.setdefault(alias_words[0], []).append((alias_words, category))
+                if len(alias.replace(" ", "")) >= 7:
+                    for key in _deletions(" ".join(alias_words)):
+                        self.fuzzy.setdefault(key, set()).add((category, " ".join(alias_words)))
             term_lists.append(latin)
         words = {w.lower() for terms in term_lists for t in terms or [] for w in t.split()}
         self.vocab = {w for w in words if not w.endswith("*")}
         self.vocab_prefixes = tuple(w[:-1] for w in words if w.endswith("*") and len(w) > 4)
-        self.gloss = Gloss({k: str(v) for k, v in table.items()})
-        # per head category, the words that lower the head's bar (policy.yaml: head_cues)
-        self.cue = {
-            cat: _term_regex([t for name in names for t in data["concepts"][name]])
-            for cat, names in data["head_cues"].items()
-        }
+        self.gloss = Gloss({k: str(v) for k, v in table.items()}, korean_names)
 
     def known(self, word: str) -> bool:
         return word in self.vocab or word.startswith(self.vocab_prefixes)
@@ -296,14 +400,36 @@ class Policy:
         """(category, reason) for every policy entry that `text` (normalised) breaks."""
         out = [(cat, f"term {m.group()!r}") for cat, rx in self.block.items() for m in [rx.search(text)] if m]
         words = text.split()
-        for cat, rx in self.names.items():
-            for _, last, name in _matches(rx, text):
+        for i, word in enumerate(words):
+            for alias, cat in self.names.get(word, ()):
+                last = i + len(alias) - 1
+                if words[i : last + 1] != alias:
+                    continue
                 if cat == "public_figure" and last + 1 < len(words) and words[last + 1] in self.place_words:
                     continue  # "Trump Tower", "the Paris Hilton hotel"
-                out.append((cat, f"name {name!r}"))
+                out.append((cat, f"name {' '.join(alias)!r}"))
+        if not any(cat in NAME_CATEGORIES for cat, _ in out):
+            out += self._misspelled_names(words)
         for rule in self.rules:
             if self._fires(rule, text, ordered=rule.ordered and not korean):
                 out.append((rule.category, "rule " + (" -> " if rule.ordered else " + ").join(rule.concepts)))
+        return out
+
+    def _misspelled_names(self, words: list[str]) -> list[tuple[str, str]]:
+        """Names one typo or one leftover obfuscation away ("b1yonce" -> "biyonce", "zuckerburg"): runs of 1-3
+        words, at least one of them not an everyday English word (so "the hull" is not "the hulk"), within one
+        edit of a name of 7 letters or more, first letter kept."""
+        out = []
+        rare = [w not in self.common_words and not w.isdigit() for w in words]
+        for n in (1, 2, 3):
+            for i in range(len(words) - n + 1):
+                gram = " ".join(words[i : i + n])
+                if len(gram) < 6 or not any(rare[i : i + n]):
+                    continue
+                for key in _deletions(gram):
+                    for cat, name in self.fuzzy.get(key, ()):
+                        if name[0] == gram[0] and _one_edit(gram, name):
+                            out.append((cat, f"name {name!r} (spelled {gram!r})"))
         return out
 
     def _fires(self, rule: Rule, text: str, ordered: bool) -> bool:
@@ -331,57 +457,55 @@ def _read_exemplars(path: Path) -> tuple[list[str], list[str]]:
     return [r["text"] for r in rows], [r["category"] for r in rows]
 
 
-def fit_logistic(
-    x: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Multinomial logistic regression, full-batch L-BFGS from zeros: deterministic. Returns (weight, bias)."""
-    weight = torch.zeros(x.shape[1], num_classes, requires_grad=True)
-    bias = torch.zeros(num_classes, requires_grad=True)
-    opt = torch.optim.LBFGS([weight, bias], max_iter=200, line_search_fn="strong_wolfe")
-
-    def loss_fn():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x @ weight + bias, y) + l2 * weight.square().sum()
-        loss.backward()
-        return loss
-
-    opt.step(loss_fn)
-    return weight.detach(), bias.detach()
-
-
 def head_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "haneul" / "moderation"
 
 
+@dataclass(frozen=True)
+class HeadVerdict:
+    """What the head thinks of one prompt: its nearest harmful class, by how much that class's neighbours are
+    closer than the benign ones (`margin`), and the nearest exemplar of that class (to explain a refusal)."""
+
+    category: str
+    margin: float
+    similarity: float  # mean cosine similarity of the k nearest exemplars of `category`
+    nearest: str
+
+    @property
+    def blocks(self) -> bool:
+        return self.margin >= HEAD_MARGIN
+
+
 class EmbeddingHead:
-    """MiniLM sentence embeddings (mean-pooled, L2-normalised, as sentence-transformers' config says) and a
-    multinomial logistic regression trained on the exemplars when the moderator loads.
+    """k nearest neighbours over the exemplars' MiniLM sentence embeddings (mean-pooled, L2-normalised, as
+    sentence-transformers' config says). For each class, the mean cosine similarity of the prompt's `k`
+    nearest exemplars of that class; a harmful class wins when it beats benign by HEAD_MARGIN. Nothing is
+    fitted, so a refusal can name the exemplar it resembles, and editing exemplars.jsonl is the whole retraining.
 
-    Embedding the exemplars is most of the load time, so the trained weights are cached on disk under a hash
-    of everything they depend on (encoder, normalised exemplars, labels, weight decay): edit the exemplars or
-    the policy and the head is trained afresh."""
+    Embedding the exemplars is most of the load time, so their embeddings are cached on disk under a hash of
+    everything they depend on (encoder, normalised exemplars): edit the exemplars or the policy and they are
+    embedded afresh."""
 
-    def __init__(self, encoder, texts: list[str], labels: list[str], l2: float = HEAD_L2, cache: bool = True):
+    def __init__(self, encoder, texts: list[str], labels: list[str], k: int = HEAD_K, cache: bool = True):
         self.encoder = encoder
         self.classes = [BENIGN, *HEAD_CATEGORIES]
-        blob = json.dumps(
-            [str(getattr(encoder, "name", "")), l2, self.classes, texts, labels], ensure_ascii=False
-        )
-        path = head_cache_dir() / f"head-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.pt"
+        self.texts = texts
+        self.labels = torch.tensor([self.classes.index(label) for label in labels])
+        self.k = k
+        blob = json.dumps([str(getattr(encoder, "name", "")), texts], ensure_ascii=False)
+        path = head_cache_dir() / f"exemplars-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.pt"
         if cache and path.is_file():
-            saved = torch.load(path)
-            self.weight, self.bias = saved["weight"], saved["bias"]
+            self.vectors = torch.load(path)
             return
-        y = torch.tensor([self.classes.index(label) for label in labels])
-        self.weight, self.bias = fit_logistic(self.embed(texts), y, len(self.classes), l2)
+        self.vectors = self.embed(texts)
         if cache:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                torch.save({"weight": self.weight, "bias": self.bias}, tmp)
+                torch.save(self.vectors, tmp)
                 os.replace(tmp, path)
             except OSError:
-                pass  # a read-only home only costs the training time at the next load
+                pass  # a read-only home only costs the embedding time at the next load
 
     @torch.no_grad()
     def embed(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
@@ -401,10 +525,24 @@ class EmbeddingHead:
             out.append(torch.nn.functional.normalize(pooled.float(), dim=-1))
         return torch.cat(out)
 
+    def scores(self, vector: torch.Tensor) -> dict[str, float]:
+        """Per class, the mean cosine similarity of the k nearest exemplars of that class."""
+        sims = self.vectors @ vector
+        out = {}
+        for i, name in enumerate(self.classes):
+            mine = sims[self.labels == i]
+            out[name] = float(mine.topk(min(self.k, len(mine))).values.mean()) if len(mine) else -1.0
+        return out
+
     @torch.no_grad()
-    def probs(self, text: str) -> dict[str, float]:
-        p = torch.softmax(self.embed([text]) @ self.weight + self.bias, dim=-1)[0]
-        return dict(zip(self.classes, p.tolist(), strict=True))
+    def verdict(self, text: str) -> HeadVerdict:
+        vector = self.embed([text])[0]
+        scores = self.scores(vector)
+        category = max(HEAD_CATEGORIES, key=scores.get)
+        sims = self.vectors @ vector
+        sims[self.labels != self.classes.index(category)] = -2.0
+        nearest = self.texts[int(sims.argmax())]
+        return HeadVerdict(category, scores[category] - scores[BENIGN], scores[category], nearest)
 
 
 # ---------------------------------------------------------------- the moderator
@@ -445,14 +583,12 @@ class Moderator:
         if self.head is None or not ruled:
             return ModerationResult(True, None, 0.0, "")
         # the head reads what the rules read: a phrase the policy calls benign ("bath bomb") counts for nothing
-        probs = self.head.probs(ruled)
-        category = max(HEAD_CATEGORIES, key=probs.get)
-        p = probs[category]
-        cue = self.policy.cue[category].search(ruled)
-        if p >= HEAD_BLOCK_PROB or (p >= HEAD_CUE_PROB and cue):
-            reason = f"embedding head p={p:.2f}" + (f", cue {cue.group()!r}" if cue else "")
-            return ModerationResult(False, self._minors(category, ruled), p, reason)
-        return ModerationResult(True, None, p, "")
+        head = self.head.verdict(ruled)
+        score = min(max(head.similarity, 0.0), 0.999)
+        if head.blocks:
+            reason = f"embedding head: {head.margin:+.2f} nearer {head.category} than benign (like {head.nearest!r})"
+            return ModerationResult(False, self._minors(head.category, ruled), score, reason)
+        return ModerationResult(True, None, score, "")
 
     def _minors(self, category: str, norm: str) -> str:
         """Anything sexual that also names a minor is the most severe category."""
