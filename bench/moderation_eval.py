@@ -1,12 +1,12 @@
 """Score prompt moderation on the labelled prompt set (src/haneul/safety/data/moderation_prompts.jsonl).
 
-The set is disjoint from the head's exemplars (checked below). Its `split` says how it was used, in the order the
-splits were written: "dev" prompts were written before the policy and then used while developing it (their
-errors were looked at and the policy grew with them); "holdout", "holdout2" and "holdout3" were each written and
-committed before they were scored, scored once, then also used to develop the policy (in session 3 all three
-were looked at freely, errors included, so they are development data now); "holdout4" was written blind by
-someone who had not seen the policy, and is appended to the data file only for its single final scoring: it is
-the held-out one, and the last line is its figure. Until it is appended the last line is said to be missing.
+The set is disjoint from the head's exemplars (checked below). Its `split` says how it was used, in the order
+the splits were written: "dev" prompts were written before the policy and then used while developing it
+(their errors were looked at and the policy grew with them); "holdout", "holdout2" and "holdout3" were each
+written and committed before they were scored, scored once, then also used to develop the policy (in session
+3 all three were looked at freely, errors included, so they are development data now); "holdout4" was written
+blind by someone who had not seen the policy, and is appended to the data file only for its single final
+scoring: it is the held-out one, and the last line is its figure. Until it is appended the last line says so.
 Prints per-category precision and recall, the misses and false positives, the same recall/FPR for the
 rules alone and the embedding head alone (which part earns what), load time and time per prompt, the
 frame check's cost on a 33-frame 128x128 clip; the last line is `recall_block=... fpr_allow=...` on the newest held-out split.
@@ -63,6 +63,35 @@ def breakdown(rows: list[dict], preds: list[str | None], key: str) -> None:
         rec = f"{sum(blocked) / len(blocked):.3f} of {len(blocked)}" if blocked else "-"
         fpr = f"{sum(allowed) / len(allowed):.3f} of {len(allowed)}" if allowed else "-"
         print(f"  {key}={value:<14} recall {rec:<14} fpr {fpr}")
+
+
+def cross_validate(rows: list[dict], rules_only: list[str | None], verdicts: list) -> None:
+    """Leave one development split out: choose the head's margin on the other splits (the most recall with at
+    most 1% false positives there), score the left-out split with it. The head is fitted on nothing but the
+    exemplars, so the margin is the only thing chosen on the labelled set; the rules were written looking at
+    every development split, so this is a development figure, not a held-out one."""
+    dev = [s for s in SPLITS[:-1] if any(r["split"] == s for r in rows)]
+    grid = [round(0.04 + 0.01 * i, 2) for i in range(14)]
+
+    def preds(idx: list[int], margin: float) -> list[str | None]:
+        return [rules_only[i] or ("x" if verdicts[i].margin >= margin else None) for i in idx]
+
+    out: list[str | None] = [None] * len(rows)
+    chosen = []
+    for left_out in dev:
+        train = [i for i, r in enumerate(rows) if r["split"] in dev and r["split"] != left_out]
+        scored = [(rates([rows[i] for i in train], preds(train, m)), m) for m in grid]
+        best = max(scored, key=lambda x: (x[0][1] <= 0.01, x[0][0], -x[0][1]))[1]
+        chosen.append(best)
+        test = [i for i, r in enumerate(rows) if r["split"] == left_out]
+        for i, p in zip(test, preds(test, best), strict=True):
+            out[i] = p
+    idx = [i for i, r in enumerate(rows) if r["split"] in dev]
+    rec, fpr = rates([rows[i] for i in idx], [out[i] for i in idx])
+    print(
+        f"{'cross-validated':<20} recall_block={rec:.3f} fpr_allow={fpr:.3f} on {'+'.join(dev)} "
+        f"(margin chosen on the other splits: {chosen})"
+    )
 
 
 def frame_check_cost() -> None:
@@ -125,16 +154,18 @@ def main() -> None:
     rules_only = [
         None if Moderator(moderator.policy, None).moderate(r["text"]).allowed else "x" for r in rows
     ]
-    head_preds = []
+    head_preds, verdicts = [], []
     for r in rows:
         verdict = moderator.head.verdict(
             moderator.policy.without_allowed(moderator.policy.normalize(r["text"])) or " "
         )
+        verdicts.append(verdict)
         head_preds.append("x" if verdict.blocks else None)
     for name, p in (("rules only", rules_only), ("head only", head_preds), ("combined", preds)):
         rec, fpr = rates(rows, p)
         print(f"{name:<20} recall_block={rec:.3f} fpr_allow={fpr:.3f}")
 
+    cross_validate(rows, rules_only, verdicts)
     per_category(rows, preds)
     breakdown(rows, preds, "lang")
     breakdown(rows, preds, "kind")

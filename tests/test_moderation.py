@@ -197,7 +197,12 @@ def test_embedding_head_alone_lets_harmless_uses_of_the_same_objects_pass(modera
 
 
 def test_head_is_nearest_neighbours_with_a_margin_over_benign(moderator):
-    texts = ["a dog in a park", "a man shot dead in the street", "a cat on a sofa", "people bleeding in a street"]
+    texts = [
+        "a dog in a park",
+        "a man shot dead in the street",
+        "a cat on a sofa",
+        "people bleeding in a street",
+    ]
     labels = ["benign", "violence_graphic", "benign", "violence_graphic"]
     head = moderation.EmbeddingHead(moderator.head.encoder, texts, labels, k=1, cache=False)
     near_violent = head.verdict("a woman shot dead in the street")

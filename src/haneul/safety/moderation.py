@@ -60,9 +60,9 @@ NAME_CATEGORIES = ("public_figure", "third_party_ip")  # the name lists' categor
 HEAD_CATEGORIES = ("sexual", "violence_graphic", "hate", "self_harm", "weapons_instructions")
 HEAD_K = 5  # the head compares a prompt with its 5 nearest exemplars of each class...
 # ...and blocks when their mean cosine similarity for a harmful class beats the benign one's by this margin.
-# Chosen by leave-one-split-out cross-validation on the labelled set (docs/safety.md): the margin giving the most
-# recall with at most 1% false positives on the other three splits was 0.14, 0.10, 0.10 and 0.09 for the four
-# folds; this is their median.
+# Chosen by leave-one-split-out cross-validation on the labelled set (docs/safety.md): the margin giving the
+# most recall with at most 1% false positives on the other three splits was 0.14, 0.10, 0.10 and 0.09 for the
+# four folds; this is their median.
 HEAD_MARGIN = 0.10
 
 MESSAGES = {
@@ -226,9 +226,9 @@ _PARTICLES = (
 class Gloss:
     """Greedy longest-match Korean -> English glossing; unknown syllables (particles, endings) are dropped.
 
-    `names` (Hangul aliases of public_figures.txt and characters.txt) match only at the start of a word and only
-    when the rest of that word is a particle: a two-syllable name is otherwise found inside everyday words and
-    across word boundaries once spaces are removed ("좋아요 시장" holds 요시)."""
+    `names` (Hangul aliases of public_figures.txt and characters.txt) match only at the start of a word and
+    only when the rest of that word is a particle: a two-syllable name is otherwise found inside everyday
+    words and across word boundaries once spaces are removed ("좋아요 시장" holds 요시)."""
 
     def __init__(self, table: dict[str, str], names: dict[str, str] | None = None):
         self.table = table
@@ -244,7 +244,8 @@ class Gloss:
         words, i = [], 0
         while i < len(hangul):
             name = self._name_at(hangul, i, starts) if i in starts else None
-            n = next((n for n in range(min(self.longest, len(hangul) - i), 0, -1) if hangul[i : i + n] in self.table), 0)
+            longest = range(min(self.longest, len(hangul) - i), 0, -1)
+            n = next((n for n in longest if hangul[i : i + n] in self.table), 0)
             if name and len(name) >= n:  # a longer benign key wins: 트럼프카드 (trump card)
                 words.append(self.names[name])
                 i += len(name)
@@ -480,7 +481,8 @@ class EmbeddingHead:
     """k nearest neighbours over the exemplars' MiniLM sentence embeddings (mean-pooled, L2-normalised, as
     sentence-transformers' config says). For each class, the mean cosine similarity of the prompt's `k`
     nearest exemplars of that class; a harmful class wins when it beats benign by HEAD_MARGIN. Nothing is
-    fitted, so a refusal can name the exemplar it resembles, and editing exemplars.jsonl is the whole retraining.
+    fitted, so a refusal can name the exemplar it resembles, and editing exemplars.jsonl is the whole
+    retraining.
 
     Embedding the exemplars is most of the load time, so their embeddings are cached on disk under a hash of
     everything they depend on (encoder, normalised exemplars): edit the exemplars or the policy and they are
@@ -586,7 +588,9 @@ class Moderator:
         head = self.head.verdict(ruled)
         score = min(max(head.similarity, 0.0), 0.999)
         if head.blocks:
-            reason = f"embedding head: {head.margin:+.2f} nearer {head.category} than benign (like {head.nearest!r})"
+            reason = (
+                f"embedding head: {head.margin:+.2f} nearer {head.category} than benign (like {head.nearest!r})"
+            )
             return ModerationResult(False, self._minors(head.category, ruled), score, reason)
         return ModerationResult(True, None, score, "")
 
