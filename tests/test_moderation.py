@@ -231,11 +231,12 @@ def test_rules_take_well_under_a_millisecond_and_the_head_stays_interactive(mode
         rules.moderate(f"a man shooting hoops near a lake, take {i}")
     assert (time.perf_counter() - start) / 100 < 0.01  # ~0.2 ms idle; bound loose for a shared CPU
     moderator.moderate("warm-up prompt about a lake")
-    start = time.perf_counter()
+    start = time.process_time()
     for i in range(5):
         moderator.moderate(f"a quiet lake at dawn number {i}")  # reaches the embedding head
-    # ~5-10 ms on an idle core; under this machine's shared load (load average 10-16 on 2 cores) 50-300 ms
-    assert (time.perf_counter() - start) / 5 < 2.0
+    # CPU time, not wall time: ~60 ms of CPU a prompt here (2 torch threads), while the wall time on this
+    # shared machine went from 0.1 s to 5 s a prompt with the training load of the day
+    assert (time.process_time() - start) / 5 < 2.0
 
 
 def test_labelled_set_is_large_valid_and_disjoint_from_exemplars():

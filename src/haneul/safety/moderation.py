@@ -62,7 +62,8 @@ HEAD_K = 5  # the head compares a prompt with its 5 nearest exemplars of each cl
 # ...and blocks when their mean cosine similarity for a harmful class beats the benign one's by this margin.
 # Chosen by leave-one-split-out cross-validation on the labelled set (docs/safety.md): the margin giving the
 # most recall with at most 1% false positives on the other three splits was 0.14, 0.10, 0.10 and 0.09 for the
-# four folds; this is their median.
+# four folds (median 0.10); after the last rule changes 0.10, 0.08, 0.10, 0.09 (`bench/moderation_eval.py`
+# prints them). 0.10 was kept.
 HEAD_MARGIN = 0.10
 
 MESSAGES = {
