@@ -13,6 +13,7 @@ workers generate; `lost` counts jobs that vanished or never finished before the 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import threading
@@ -90,9 +91,11 @@ def main() -> None:
     keys = [f"sk-bench-{i:02d}-0123456789abcdef" for i in range(args.clients)]
     pg = Postgres().start() if args.postgres else None
     db_url = pg.url if pg else ""
+    threads = max(1, (os.cpu_count() or 1) // args.workers)  # as `haneul serve` gives its local workers
     api, url = start_api(base / "data", keys, models, db_url=db_url, extra=["--rate-limit", "100000"])
     workers = [
-        start_worker(base / "data", models, db_url, extra=["--nice", "10"]) for _ in range(args.workers)
+        start_worker(base / "data", models, db_url, extra=["--nice", "10", "--threads", str(threads)])
+        for _ in range(args.workers)
     ]
     try:
         latencies: list[tuple[str, float]] = []  # (create | retrieve, ms)

@@ -167,4 +167,17 @@ def test_reads_survive_dropped_connections(postgres):
             "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
         )
     assert store.get(job_id).id == job_id
+    assert store.view(job_id, "alice").id == job_id  # the API's row read takes the same retry
     assert store.count_active("alice") == 1 and len(store.list("alice", None, 10, "asc").jobs) == 1
+
+
+def test_view_is_the_owners_row_with_the_jobs_fields(url):
+    """The API's polling read (a Core row, not an ORM Job) sees what workers wrote, and only for the owner."""
+    store = JobStore(url)
+    [job_id] = add_jobs(store, 1)
+    job = store.claim("w1")
+    assert store.complete(job.id, "w1", "the caption", {"caption": "the caption", "source": "builtin"})
+    row = store.view(job_id, "alice")
+    assert (row.id, row.status, row.progress, row.caption) == (job_id, "completed", 100, "the caption")
+    assert row.expansion == store.get(job_id).expansion and row.completed_at is not None
+    assert store.view(job_id, "bob") is None and store.view(new_id("video"), "alice") is None

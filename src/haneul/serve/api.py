@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Row
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -336,16 +337,16 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
 
     # --- helpers that need the store or config --------------------------------------------------------
 
-    def find(video_id: str, who: str) -> Job:
+    def find(video_id: str, who: str) -> Row:
         check_id(video_id, VIDEO_ID, "video_id")
-        job = store.get(video_id, who)
+        job = store.view(video_id, who)
         if job is None:
             raise ApiError(404, f"No video found with id {video_id!r}.", param="video_id", code="not_found")
         return job
 
-    def completed_source(video_id: str, who: str, param: str) -> Job:
+    def completed_source(video_id: str, who: str, param: str) -> Row:
         check_id(video_id, VIDEO_ID, param)
-        job = store.get(video_id, who)
+        job = store.view(video_id, who)
         if job is None:
             raise ApiError(404, f"No video found with id {video_id!r}.", param=param, code="not_found")
         if job.status != "completed":
@@ -392,7 +393,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         store.add(job)
         return JSONResponse(video_object(job), headers=poll_headers(job))
 
-    def poll_headers(job: Job) -> dict:
+    def poll_headers(job: Job | Row) -> dict:
         return (
             {"openai-poll-after-ms": str(config.poll_after_ms)}
             if job.status in ("queued", "in_progress")
@@ -422,7 +423,8 @@ def new_job(owner: str, kind: str, model: ServedModel, prompt: str, size, second
     )
 
 
-def video_object(job: Job) -> dict:
+def video_object(job: Job | Row) -> dict:
+    """The OpenAI Video body of a job (an ORM Job, or a row from JobStore.view)."""
     error = {"code": job.error_code, "message": job.error_message or ""} if job.status == "failed" else None
     return {
         "id": job.id,
@@ -439,7 +441,7 @@ def video_object(job: Job) -> dict:
         "size": job.size,
         "status": job.status,
         "caption": job.caption,
-        "expansion": job.expansion_dict(),
+        "expansion": json.loads(job.expansion) if job.expansion else None,
     }
 
 

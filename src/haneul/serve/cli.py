@@ -100,6 +100,7 @@ def serve(
     except InputError as e:
         fail(str(e))
     worker_args = _worker_args(data_dir, config.db_url, model, num_steps, stale_after)
+    worker_args += ["--threads", str(max(1, (os.cpu_count() or 1) // max(1, workers)))]
     worker_args += ["--expander-url", expander_url, "--expander-model", expander_model]
     supervisor = WorkerSupervisor(worker_args, workers)
     supervisor.start()
@@ -127,6 +128,10 @@ def worker(
     poll_interval: float = typer.Option(0.5, help="Seconds between looks at an empty queue."),
     max_jobs: int = typer.Option(None, help="Exit after this many jobs (default: run until stopped)."),
     nice: int = typer.Option(10, help="Lower this process's CPU priority so the API stays responsive."),
+    threads: int = typer.Option(
+        0, help="torch threads for generation (0: torch's default, one per core). With several workers on "
+        "one machine, cores / workers: more threads than cores only wait for each other."
+    ),
     parent_pid: int = typer.Option(None, hidden=True, help="Exit when this process (haneul serve) is gone."),
     expander_url: str = EXPANDER_URL,
     expander_model: str = EXPANDER_MODEL,
@@ -145,6 +150,10 @@ def worker(
         fail(str(e))
     if nice:
         os.nice(nice)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     runner = Worker(
         config,
         store,

@@ -2,8 +2,13 @@
 
 `haneul.safety.moderation.check_prompt` embeds prompts with a MiniLM model (torch). The API process must
 stay light, so the check runs in one long-lived child process that the API talks to over a pipe, one JSON
-line per prompt. If the child cannot answer, the request goes ahead: the worker's pipeline runs the same
+line per question. If the child cannot answer, the request goes ahead: the worker's pipeline runs the same
 check before generating, so a refused prompt still ends as a failed job with code `moderation_blocked`.
+
+Prompts that arrive while the child is busy are asked together, as one batch: embedding is nearly all of
+a check's cost, and one batch of 10 prompts costs about what 2.5 single ones do (measured on a quiet
+machine: 11.9 ms for one, 28 ms for ten). Without this, clients creating videos at the same time queue
+behind each other's checks.
 """
 
 from __future__ import annotations
@@ -15,26 +20,56 @@ import threading
 
 from haneul.errors import ModerationBlocked
 
+# One torch thread: a single prompt is too small a batch for a second thread to pay off, and on cores
+# that workers (or anything else) keep busy, two threads wait for each other: measured under load,
+# 66-78 ms per check with one thread against 177-234 ms with two (median of 30).
+#
+# A batch is checked prompt by prompt with check_prompt (the policy's own decision), after the embeddings
+# the head will ask for have been computed in one batch and cached; the cache is emptied after each batch.
 CHILD = """
 import json, sys
+import torch
+torch.set_num_threads(1)
 from haneul.errors import ModerationBlocked
-from haneul.safety.moderation import check_prompt
+from haneul.safety.moderation import check_prompt, default_moderator
 check_prompt("a ball")  # load the policy and embeddings before saying ready
+moderator = default_moderator()
+head, embed_one_by_one, cache = moderator.head, None, {}
+if head is not None:
+    embed_one_by_one = head.embed
+    def embed(texts, *args, **kwargs):
+        if len(texts) == 1 and texts[0] in cache:
+            return cache[texts[0]][None]
+        return embed_one_by_one(texts, *args, **kwargs)
+    head.embed = embed
 print(json.dumps({"ready": True}), flush=True)
-for line in sys.stdin:
+
+def answer(prompt):
     try:
-        check_prompt(json.loads(line)["prompt"])
-        print(json.dumps({"ok": True}), flush=True)
+        check_prompt(prompt)
+        return {"ok": True}
     except ModerationBlocked as e:
-        print(json.dumps({"category": e.category, "message": e.message}), flush=True)
+        return {"category": e.category, "message": e.message}
+
+for line in sys.stdin:
+    prompts = json.loads(line)["prompts"]
+    if head is not None and len(prompts) > 1:
+        policy = moderator.policy
+        texts = sorted({t for t in (policy.without_allowed(policy.normalize(p)) for p in prompts) if t})
+        cache = dict(zip(texts, embed_one_by_one(texts))) if texts else {}
+    print(json.dumps([answer(p) for p in prompts]), flush=True)
+    cache = {}
 """
 
 
 class PromptChecker:
-    """Asks a child process running `check_prompt`; thread-safe (one question at a time)."""
+    """Asks a child process running `check_prompt`; thread-safe. One question is out at a time; prompts
+    that arrive meanwhile wait and go together in the next."""
 
     def __init__(self):
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # held while asking the child
+        self.waiting: list[dict] = []  # {"prompt", "answer"} not yet sent; guarded by waiting_lock
+        self.waiting_lock = threading.Lock()
         self.proc: subprocess.Popen | None = None
         self.start_thread = threading.Thread(target=self._start_locked, daemon=True)
         self.start_thread.start()  # loading takes seconds: start now, the first prompt waits for it
@@ -60,22 +95,38 @@ class PromptChecker:
 
     def check(self, prompt: str) -> None:
         """Raise ModerationBlocked if the policy refuses `prompt`; pass if the checker is unavailable."""
+        mine = {"prompt": prompt, "answer": None}
+        with self.waiting_lock:
+            self.waiting.append(mine)
         with self.lock:
-            for _attempt in range(2):
-                if self.proc is None or self.proc.poll() is not None:
-                    self._start()
-                if self.proc is None:
-                    continue
-                try:
-                    self.proc.stdin.write(json.dumps({"prompt": prompt}) + "\n")
-                    self.proc.stdin.flush()
-                    answer = json.loads(self.proc.stdout.readline())
-                except (OSError, ValueError):
-                    self.proc = None
-                    continue
-                if "category" in answer:
-                    raise ModerationBlocked(answer["category"], answer["message"])
-                return
+            if mine["answer"] is None:  # nobody asked for it while this thread waited: ask for all waiting
+                with self.waiting_lock:
+                    batch, self.waiting = self.waiting, []
+                answers = self._ask([w["prompt"] for w in batch])
+                for waiter, answer in zip(batch, answers, strict=True):
+                    waiter["answer"] = answer
+        answer = mine["answer"]
+        if "category" in answer:
+            raise ModerationBlocked(answer["category"], answer["message"])
+
+    def _ask(self, prompts: list[str]) -> list[dict]:
+        """The child's answer for each prompt ({"ok": true} for all if it cannot answer); holds self.lock."""
+        for _attempt in range(2):
+            if self.proc is None or self.proc.poll() is not None:
+                self._start()
+            if self.proc is None:
+                continue
+            try:
+                self.proc.stdin.write(json.dumps({"prompts": prompts}) + "\n")
+                self.proc.stdin.flush()
+                answers = json.loads(self.proc.stdout.readline())
+            except (OSError, ValueError):
+                self.proc = None
+                continue
+            if isinstance(answers, list) and len(answers) == len(prompts):
+                return answers
+            self.proc = None
+        return [{"ok": True} for _ in prompts]
 
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
