@@ -247,7 +247,7 @@ def shape_features(mask: np.ndarray) -> Shape | None:
             defects = cv2.convexityDefects(outer, hull_idx)
         except cv2.error:  # self-intersecting outline of a tiny region
             defects = None
-        if defects is not None:
+        if defects is not None and defects.size:  # an empty array when the outline has no dent
             defect = float(defects.reshape(-1, 4)[:, 3].max()) / 256.0 / math.sqrt(area)
     return Shape(
         circle_fill=area / max(math.pi * radius * radius, 1e-6),
