@@ -107,7 +107,6 @@ def test_prompt_progress_play_remix_extend(server, page, tmp_path):
 def test_storyboard_and_image_upload(server, page, tmp_path):
     page.goto(f"{server.url}/#key={KEY}")
     page.wait_for_selector("#status:has-text('ready')")
-    before = page.eval_on_selector_all("#gallery .card", "cards => cards.length")
 
     # storyboard editor: two shots rendered as ONE video, the second continuing the first
     page.fill("#shots li:nth-child(1) .shot-prompt", "a red ball rolls in")
@@ -128,8 +127,13 @@ def test_storyboard_and_image_upload(server, page, tmp_path):
     page.select_option("#seconds", "1")
     page.click("#generate")
 
+    # wait for these two videos by their captions: a count alone can be met by a card of an earlier test's
+    # job that finishes late
     page.wait_for_function(
-        f"() => document.querySelectorAll('#gallery .card').length === {before + 2}", timeout=300_000
+        "() => { const t = [...document.querySelectorAll('#gallery .card figcaption')].map(f => f.textContent);"
+        " return t.some(x => x.startsWith('a red ball rolls in / a blue box falls'))"
+        " && t.some(x => x.startsWith('the red half slides right')); }",
+        timeout=300_000,
     )
     cards = page.eval_on_selector_all(
         "#gallery .card",
