@@ -66,16 +66,22 @@ def test_keyframes_fill_the_gap(tiny_pipe):
     assert len(out.frames) == 17
 
 
-def test_loop_end_is_conditioned_on_its_start(tiny_pipe, monkeypatch):
+def record_generate_calls(pipe, monkeypatch) -> list:
+    """Make pipe.generate record (kwargs, frames) of each call; returns the list it fills."""
     calls = []
-    generate = tiny_pipe.generate
+    generate = pipe.generate
 
     def spy(prompt, **kwargs):
         out = generate(prompt, **kwargs)
         calls.append((kwargs, out.frames))
         return out
 
-    monkeypatch.setattr(tiny_pipe, "generate", spy)
+    monkeypatch.setattr(pipe, "generate", spy)
+    return calls
+
+
+def test_loop_end_is_conditioned_on_its_start(tiny_pipe, monkeypatch):
+    calls = record_generate_calls(tiny_pipe, monkeypatch)
     looped = modes.loop(tiny_pipe, "a ball", num_frames=9, num_steps=2, seed=3)
     # 1 s at 8 fps: 8 frames, the 9th would be the first again
     assert len(looped.frames) == 8 and looped.metadata["num_frames"] == 8
@@ -92,15 +98,7 @@ def test_loop_end_is_conditioned_on_its_start(tiny_pipe, monkeypatch):
 
 
 def test_longer_loop_fades_over_the_frames_given_at_both_ends(tiny_pipe, monkeypatch):
-    calls = []
-    generate = tiny_pipe.generate
-
-    def spy(prompt, **kwargs):
-        out = generate(prompt, **kwargs)
-        calls.append((kwargs, out.frames))
-        return out
-
-    monkeypatch.setattr(tiny_pipe, "generate", spy)
+    calls = record_generate_calls(tiny_pipe, monkeypatch)
     looped = modes.loop(tiny_pipe, "a ball", num_frames=13, num_steps=2, seed=3)
     assert len(looped.frames) == 12
     (_, opening), (second, made) = calls
