@@ -274,3 +274,25 @@ def test_the_bundled_worlds_own_prompts_pass(moderator):
             detailed_caption(spec),
         ):
             assert moderator.moderate(text).allowed, text
+
+
+def test_moderate_many_decides_each_prompt_as_moderate_does(moderator):
+    """The batch path (the API's prompt checker) against one prompt at a time: rule refusals, head refusals,
+    passes, a prompt with nothing left once the benign phrases are out, and a repeated prompt."""
+    texts = [
+        "a man shooting people at a bus stop",
+        HEAD_ONLY[0][0],
+        "a red ball bounces on green grass",
+        "killer whale",  # nothing left for the head once the benign phrase is out
+        HEAD_BENIGN[0],
+        "a red ball bounces on green grass",
+        "Pikachu surfing a wave",
+    ]
+    alone = [moderator.moderate(t) for t in texts]
+    together = moderator.moderate_many(texts)
+    assert [(r.allowed, r.category, r.reason) for r in together] == [
+        (r.allowed, r.category, r.reason) for r in alone
+    ]
+    assert [r.score for r in together] == pytest.approx([r.score for r in alone], abs=1e-5)
+    assert {r.allowed for r in alone} == {True, False}
+    assert moderator.moderate_many([]) == []

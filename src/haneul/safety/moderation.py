@@ -87,6 +87,11 @@ class ModerationResult:
     score: float  # 1.0 for a policy-rule hit; otherwise the head's similarity to its nearest harmful class
     reason: str
 
+    @property
+    def message(self) -> str:
+        """What a refusal tells the user ("" if allowed): the category's message and the reason."""
+        return "" if self.allowed else f"{MESSAGES[self.category]} ({self.reason})"
+
 
 # ---------------------------------------------------------------- normalisation
 
@@ -537,9 +542,16 @@ class EmbeddingHead:
             out[name] = float(mine.topk(min(self.k, len(mine))).values.mean()) if len(mine) else -1.0
         return out
 
-    @torch.no_grad()
     def verdict(self, text: str) -> HeadVerdict:
-        vector = self.embed([text])[0]
+        return self.verdicts([text])[0]
+
+    def verdicts(self, texts: list[str]) -> list[HeadVerdict]:
+        """`verdict` of each of `texts`, embedded as one batch: embedding is nearly all of a verdict's cost,
+        and a batch of ten costs about what two or three single prompts do."""
+        return [self._verdict(vector) for vector in self.embed(texts)]
+
+    @torch.no_grad()
+    def _verdict(self, vector: torch.Tensor) -> HeadVerdict:
         scores = self.scores(vector)
         category = max(HEAD_CATEGORIES, key=scores.get)
         sims = self.vectors @ vector
@@ -577,16 +589,35 @@ class Moderator:
         return cls(policy, head, time.perf_counter() - start)
 
     def moderate(self, text: str) -> ModerationResult:
-        norm = self.policy.normalize(text)
-        ruled = self.policy.without_allowed(norm)
-        hits = self.policy.hits(ruled, korean=bool(_HANGUL.search(_fold(text))))
-        if hits:
-            category, reason = min(hits, key=lambda h: CATEGORIES.index(h[0]))
-            return ModerationResult(False, self._minors(category, ruled), 1.0, reason)
-        if self.head is None or not ruled:
-            return ModerationResult(True, None, 0.0, "")
+        return self.moderate_many([text])[0]
+
+    def moderate_many(self, texts: list[str]) -> list[ModerationResult]:
+        """`moderate` of each of `texts`, with the prompts that reach the embedding head embedded as one batch
+        (the API's prompt checker asks the prompts of concurrent requests together)."""
+        ruled = [self.policy.without_allowed(self.policy.normalize(t)) for t in texts]
+        by_rules = [self._by_rules(t, r) for t, r in zip(texts, ruled, strict=True)]
         # the head reads what the rules read: a phrase the policy calls benign ("bath bomb") counts for nothing
-        head = self.head.verdict(ruled)
+        asked = sorted({r for r, res in zip(ruled, by_rules, strict=True) if res is None and r})
+        verdicts = {}
+        if self.head is not None and asked:
+            verdicts = dict(zip(asked, self.head.verdicts(asked), strict=True))
+        return [
+            res if res is not None else self._by_head(r, verdicts.get(r))
+            for r, res in zip(ruled, by_rules, strict=True)
+        ]
+
+    def _by_rules(self, text: str, ruled: str) -> ModerationResult | None:
+        """The refusal of the policy rules, or None if they let `ruled` (normalised `text`) through."""
+        hits = self.policy.hits(ruled, korean=bool(_HANGUL.search(_fold(text))))
+        if not hits:
+            return None
+        category, reason = min(hits, key=lambda h: CATEGORIES.index(h[0]))
+        return ModerationResult(False, self._minors(category, ruled), 1.0, reason)
+
+    def _by_head(self, ruled: str, head: HeadVerdict | None) -> ModerationResult:
+        """The head's decision on `ruled`; `head` is None when there is no head or nothing left to read."""
+        if head is None:
+            return ModerationResult(True, None, 0.0, "")
         score = min(max(head.similarity, 0.0), 0.999)
         if head.blocks:
             reason = (
@@ -617,4 +648,4 @@ def check_prompt(text: str) -> None:
     """Raise `haneul.errors.ModerationBlocked` if `text` breaks the usage policy."""
     result = moderate_prompt(text)
     if not result.allowed:
-        raise ModerationBlocked(result.category, f"{MESSAGES[result.category]} ({result.reason})")
+        raise ModerationBlocked(result.category, result.message)

@@ -1,6 +1,6 @@
 """Prompt moderation for the API process, without torch in it.
 
-`haneul.safety.moderation.check_prompt` embeds prompts with a MiniLM model (torch). The API process must
+`haneul.safety.moderation` embeds prompts with a MiniLM model (torch). The API process must
 stay light, so the check runs in one long-lived child process that the API talks to over a pipe, one JSON
 line per question. If the child cannot answer, the request goes ahead: the worker's pipeline runs the same
 check before generating, so a refused prompt still ends as a failed job with code `moderation_blocked`.
@@ -24,46 +24,29 @@ from haneul.errors import ModerationBlocked
 # that workers (or anything else) keep busy, two threads wait for each other: measured under load,
 # 66-78 ms per check with one thread against 177-234 ms with two (median of 30).
 #
-# A batch is checked prompt by prompt with check_prompt (the policy's own decision), after the embeddings
-# the head will ask for have been computed in one batch and cached; the cache is emptied after each batch.
+# A batch is one Moderator.moderate_many call: each prompt gets the decision moderate() gives it alone (the
+# same rules, and head embeddings that differ from single ones only in the last bits of the floats), and
+# the prompts that reach the embedding head are embedded together.
 CHILD = """
 import json, sys
 import torch
 torch.set_num_threads(1)
-from haneul.errors import ModerationBlocked
-from haneul.safety.moderation import check_prompt, default_moderator
-check_prompt("a ball")  # load the policy and embeddings before saying ready
+from haneul.safety.moderation import default_moderator
 moderator = default_moderator()
-head, embed_one_by_one, cache = moderator.head, None, {}
-if head is not None:
-    embed_one_by_one = head.embed
-    def embed(texts, *args, **kwargs):
-        if len(texts) == 1 and texts[0] in cache:
-            return cache[texts[0]][None]
-        return embed_one_by_one(texts, *args, **kwargs)
-    head.embed = embed
+moderator.moderate("a ball")  # load the policy and embeddings (and warm the model up) before saying ready
 print(json.dumps({"ready": True}), flush=True)
 
-def answer(prompt):
-    try:
-        check_prompt(prompt)
-        return {"ok": True}
-    except ModerationBlocked as e:
-        return {"category": e.category, "message": e.message}
+def answer(result):
+    return {"ok": True} if result.allowed else {"category": result.category, "message": result.message}
 
 for line in sys.stdin:
-    prompts = json.loads(line)["prompts"]
-    if head is not None and len(prompts) > 1:
-        policy = moderator.policy
-        texts = sorted({t for t in (policy.without_allowed(policy.normalize(p)) for p in prompts) if t})
-        cache = dict(zip(texts, embed_one_by_one(texts))) if texts else {}
-    print(json.dumps([answer(p) for p in prompts]), flush=True)
-    cache = {}
+    results = moderator.moderate_many(json.loads(line)["prompts"])
+    print(json.dumps([answer(r) for r in results]), flush=True)
 """
 
 
 class PromptChecker:
-    """Asks a child process running `check_prompt`; thread-safe. One question is out at a time; prompts
+    """Asks a child process running the moderator; thread-safe. One question is out at a time; prompts
     that arrive meanwhile wait and go together in the next."""
 
     def __init__(self):
