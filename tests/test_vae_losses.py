@@ -14,7 +14,9 @@ from haneul.train.vae_losses import (
     l1_loss,
     l2_loss,
     psnr,
+    seam_loss,
     ssim,
+    temporal_loss,
     vae_loss,
 )
 
@@ -104,14 +106,40 @@ def test_discriminator_learns_real_from_blurred():
     assert disc(real).mean() > disc(fake).mean() + 0.5
 
 
+def held_groups(video: torch.Tensor, tf: int = 4) -> torch.Tensor:
+    """The judder the seam loss is for: each latent group's frames show the group's last frame."""
+    out = video.clone()
+    for start in range(1, video.shape[2], tf):
+        out[:, :, start : start + tf] = video[:, :, min(start + tf - 1, video.shape[2] - 1)].unsqueeze(2)
+    return out
+
+
+def test_temporal_and_seam_losses_see_held_frames_not_offsets():
+    x = edge_video(frames=9)
+    judder = held_groups(x)
+    assert temporal_loss(x + 0.3, x).item() == pytest.approx(0, abs=1e-6)
+    assert seam_loss(x + 0.3, x, 4).item() == pytest.approx(0, abs=1e-6)
+    assert temporal_loss(judder, x) > 0.01
+    # The held clip jumps 4 pixels at every group boundary: the seam steps carry most of its error.
+    assert seam_loss(judder, x, 4) > 1.5 * temporal_loss(judder, x)
+    # Steps inside a group only (frames 1..4 all equal frame 4, none crosses a boundary): no seam error.
+    inside = x.clone()
+    inside[:, :, 2:4] = x[:, :, 1:2]  # frames 1, 2, 3 held; frame 3 -> 4 jumps inside the group
+    assert seam_loss(inside, x, 4).item() == pytest.approx(0, abs=1e-6)
+    assert temporal_loss(inside, x) > 0
+    image = x[:, :, :1]
+    assert temporal_loss(image, image + 1).item() == 0 and seam_loss(image, image + 1, 4).item() == 0
+
+
 def test_vae_loss_total_is_weighted_sum():
     torch.manual_seed(0)
     target = edge_video()
     recon = (target + 0.1 * torch.randn_like(target)).requires_grad_()
     mean, logvar = torch.randn(1, 4, 1, 3, 3), torch.randn(1, 4, 1, 3, 3)
-    weights = VAELossWeights(l1=1.0, l2=0.5, ssim=0.2, gradient=0.3, kl=0.01)
+    weights = VAELossWeights(l1=1.0, l2=0.5, ssim=0.2, gradient=0.3, kl=0.01, temporal=0.7, seam=0.4)
     total, parts = vae_loss(recon, target, mean, logvar, weights)
-    expected = sum(getattr(weights, k) * parts[k] for k in ("l1", "l2", "ssim", "gradient", "kl"))
+    names = ("l1", "l2", "ssim", "gradient", "kl", "temporal", "seam")
+    expected = sum(getattr(weights, k) * parts[k] for k in names)
     assert total.item() == pytest.approx(expected, rel=1e-5)
     assert parts["total"] == pytest.approx(total.item())
     total.backward()

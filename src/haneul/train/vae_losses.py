@@ -29,6 +29,11 @@ class VAELossWeights:
     gradient: float = 0.1  # edge loss: sharp shapes on flat backgrounds are most of what our world has
     kl: float = 1e-6  # small: the latent must stay informative, KL only keeps it bounded and smooth
     adversarial: float = 0.0  # generator hinge term; > 0 needs fake_logits passed to vae_loss
+    # Motion between frames. The first bundled decoder held each latent group's frames nearly still and
+    # caught up at the next group, a judder every `temporal_factor` frames that made every seam of
+    # extend/join jump; the gradient loss's temporal part (weight 0.1, averaged with x and y) did not stop it.
+    temporal: float = 0.0  # L1 between the frame-to-frame differences of recon and target, every step
+    seam: float = 0.0  # the same on the steps that cross from one latent group to the next only
 
 
 def frames(video: Tensor) -> Tensor:
@@ -95,6 +100,22 @@ def gradient_loss(recon: Tensor, target: Tensor) -> Tensor:
     return loss
 
 
+def temporal_loss(recon: Tensor, target: Tensor) -> Tensor:
+    """L1 between the frame-to-frame differences of the two videos (0 for single images)."""
+    if recon.shape[2] < 2:
+        return recon.new_zeros(())
+    return l1_loss(torch.diff(recon, dim=2), torch.diff(target, dim=2))
+
+
+def seam_loss(recon: Tensor, target: Tensor, temporal_factor: int) -> Tensor:
+    """`temporal_loss` on the steps from frame tf*j to tf*j + 1 only: where one latent group ends and the
+    next begins (the causal VAE's frame 0 is a group of its own)."""
+    if recon.shape[2] < 2:
+        return recon.new_zeros(())
+    step = slice(0, None, temporal_factor)
+    return l1_loss(torch.diff(recon, dim=2)[:, :, step], torch.diff(target, dim=2)[:, :, step])
+
+
 def kl_loss(mean: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mean, exp(logvar)) || N(0, 1)), summed over latent channels, averaged over positions."""
     kl = 0.5 * (mean.float().pow(2) + logvar.float().exp() - 1.0 - logvar.float())
@@ -157,11 +178,12 @@ def vae_loss(
     logvar: Tensor,
     weights: VAELossWeights,
     fake_logits: Tensor | None = None,
+    temporal_factor: int = 4,
 ) -> tuple[Tensor, dict[str, float]]:
     """Weighted sum of the enabled terms, and each unweighted term (floats, for logging).
 
     `fake_logits` are the discriminator's logits on `recon` (with gradients to the VAE), needed only when
-    weights.adversarial > 0.
+    weights.adversarial > 0. `temporal_factor` is the VAE's: where the `seam` term looks.
     """
     recon = recon.float()
     target = target.float()
@@ -170,6 +192,8 @@ def vae_loss(
         "l2": (weights.l2, lambda: l2_loss(recon, target)),
         "ssim": (weights.ssim, lambda: ssim_loss(recon, target)),
         "gradient": (weights.gradient, lambda: gradient_loss(recon, target)),
+        "temporal": (weights.temporal, lambda: temporal_loss(recon, target)),
+        "seam": (weights.seam, lambda: seam_loss(recon, target, temporal_factor)),
         "kl": (weights.kl, lambda: kl_loss(mean, logvar)),
     }
     if weights.adversarial > 0:

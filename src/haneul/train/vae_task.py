@@ -65,7 +65,15 @@ class VAETask:
         # The losses in fp32, outside autocast: SSIM's local variances (E[x^2] - E[x]^2) cancel
         # catastrophically in bf16 and gave -inf/NaN within a few steps.
         with torch.autocast(self.d.device.type, enabled=False):
-            total, parts = vae_loss(recon.float(), video, mean.float(), logvar.float(), weights, fake_logits)
+            total, parts = vae_loss(
+                recon.float(),
+                video,
+                mean.float(),
+                logvar.float(),
+                weights,
+                fake_logits,
+                temporal_factor=self.vae_config.temporal_factor,
+            )
         parts.pop("total", None)
         parts["psnr"] = float(psnr(recon.detach(), video))
         if use_disc and torch.is_grad_enabled():  # not in the loop's no-grad FLOP count
