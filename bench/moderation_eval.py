@@ -2,11 +2,11 @@
 
 The set is disjoint from the head's exemplars (checked below). Its `split` says how it was used, in the order
 the splits were written: "dev" prompts were written before the policy and then used while developing it
-(their errors were looked at and the policy grew with them); "holdout", "holdout2" and "holdout3" were each
-written and committed before they were scored, scored once, then also used to develop the policy (in session
-3 all three were looked at freely, errors included, so they are development data now); "holdout4" was written
-blind by someone who had not seen the policy, and is appended to the data file only for its single final
-scoring: it is the held-out one, and the last line is its figure. Until it is appended the last line says so.
+(their errors were looked at and the policy grew with them); "holdout" to "holdout4" were each written (the
+later ones blind, by someone who had not seen the policy), scored once, then used to develop the policy, so
+they are development data now (session 4 looked at holdout4's errors). "holdout5" is written blind and is
+appended to the data file only for its single final scoring: it is the held-out one, and the last line is its
+figure. Until it is appended the last line says so.
 Prints per-category precision and recall, the misses and false positives, the same recall/FPR for the
 rules alone and the embedding head alone (which part earns what), load time and time per prompt, the
 frame check's cost on a 33-frame 128x128 clip; the last line is `recall_block=... fpr_allow=...` on the newest held-out split.
@@ -28,7 +28,7 @@ DATA = Path(__file__).parents[1] / "src/haneul/safety/data/moderation_prompts.js
 # Splits in the order they were written. Each earlier one was scored once and then used to develop the policy,
 # so only the last split is held out; when the policy changes after seeing it, a fresh split must be added.
 # `--errors` never prints the last split's errors (so they cannot leak into tuning).
-SPLITS = ("dev", "holdout", "holdout2", "holdout3", "holdout4")
+SPLITS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5")
 
 
 def load_rows(path: Path = DATA) -> list[dict]:
