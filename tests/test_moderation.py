@@ -296,3 +296,20 @@ def test_moderate_many_decides_each_prompt_as_moderate_does(moderator):
     assert [r.score for r in together] == pytest.approx([r.score for r in alone], abs=1e-5)
     assert {r.allowed for r in alone} == {True, False}
     assert moderator.moderate_many([]) == []
+
+
+def test_frozen_encoder_embeds_bit_identically(moderator):
+    """`EmbeddingHead.freeze` (the API's prompt check runs the encoder as a TorchScript trace, for speed) must
+    not change a single embedding: one prompt, padded batches, longer prompts than the trace saw."""
+    texts, labels = ["a dog in a park", "a man shot dead"], ["benign", "violence_graphic"]
+    head = moderation.EmbeddingHead(moderator.head.encoder, texts, labels, k=1, cache=False)
+    batches = [
+        ["a cat"],
+        ["a dog", "a man chopping firewood with an axe in the yard behind the old farmhouse at dawn"],
+        [f"a red ball bounces, take {i}" for i in range(9)],
+    ]
+    eager = [head.embed(batch) for batch in batches]
+    assert head.freeze()
+    assert isinstance(head.hidden_states, torch.jit.ScriptModule)
+    for batch, want in zip(batches, eager, strict=True):
+        assert torch.equal(head.embed(batch), want), batch

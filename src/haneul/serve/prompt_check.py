@@ -33,6 +33,8 @@ import torch
 torch.set_num_threads(1)
 from haneul.safety.moderation import default_moderator
 moderator = default_moderator()
+if moderator.head is not None:
+    moderator.head.freeze()  # the encoder as a TorchScript trace, if it embeds bit-identically
 moderator.moderate("a ball")  # load the policy and embeddings (and warm the model up) before saying ready
 print(json.dumps({"ready": True}), flush=True)
 
