@@ -60,6 +60,52 @@ def test_join_seams_fade_between_clips_and_transition(tiny_pipe):
     assert not np.array_equal(out.frames[4:13], a[4:]) and not np.array_equal(out.frames[21:29], b[:8])
 
 
+@pytest.mark.parametrize("backward", [False, True])
+def test_extend_starts_from_a_still_continuation(tiny_pipe, monkeypatch, backward):
+    calls = record_generate_calls(tiny_pipe, monkeypatch)
+    source = clip(13)
+    modes.extend(tiny_pipe, "a ball", source, seconds=1.0, backward=backward, num_steps=2)
+    (kwargs, _), = calls
+    prior = kwargs["init_video"]
+    assert kwargs["strength"] == modes.PRIOR_STRENGTH and len(prior) == kwargs["num_frames"] == 17
+    if backward:  # the input's first frame held over the new frames, then the context itself
+        assert np.array_equal(prior[-8:], source[:8]) and (prior[:9] == source[0]).all()
+    else:
+        assert np.array_equal(prior[:9], source[-9:]) and (prior[9:] == source[-1]).all()
+    modes.extend(
+        tiny_pipe, "a ball", source, seconds=1.0, backward=backward, num_steps=2, prior_strength=1.0
+    )
+    assert "init_video" not in calls[1][0] and "strength" not in calls[1][0]  # 1.0: pure noise, as before
+    with pytest.raises(InputError, match="prior_strength"):
+        modes.extend(tiny_pipe, "a ball", source, num_steps=1, prior_strength=0.0)
+
+
+def test_still_prior_pulls_the_new_frames_towards_the_held_frame(tiny_pipe):
+    # A still source: the weaker the prior strength, the nearer the new frames stay to the held frame
+    # (the tiny model's random weights move them anyway; without the prior all three would be equal).
+    source = np.repeat(clip(1, seed=5), 13, axis=0)
+
+    def distance(strength: float) -> float:
+        out = modes.extend(
+            tiny_pipe, "a ball", source, seconds=1.0, num_steps=4, seed=2, prior_strength=strength
+        )
+        return float(np.abs(out.frames[13:].astype(np.float32) - out.frames[12].astype(np.float32)).mean())
+
+    weak, half, none = distance(0.05), distance(0.5), distance(1.0)
+    assert weak < half < none and weak < 0.7 * none
+
+
+def test_join_starts_from_a_fade_between_the_clips(tiny_pipe, monkeypatch):
+    calls = record_generate_calls(tiny_pipe, monkeypatch)
+    a, b = clip(13, seed=3), clip(13, seed=4)
+    modes.join(tiny_pipe, "a ball", a, b, seconds=1.0, num_steps=2)
+    (kwargs, _), = calls
+    prior = kwargs["init_video"]
+    assert np.array_equal(prior[:9], a[-9:]) and np.array_equal(prior[-8:], b[:8])
+    bridge = modes.crossfade(np.repeat(a[-1:], 8, axis=0), np.repeat(b[:1], 8, axis=0))
+    assert np.array_equal(prior[9:17], bridge)
+
+
 def test_keyframes_fill_the_gap(tiny_pipe):
     a, b = clip(1, seed=1)[0], clip(1, seed=2)[0]
     out = modes.keyframes(tiny_pipe, "a ball", [(a, 0.0), (b, 2.0)], fps=8, num_steps=2)
