@@ -124,6 +124,39 @@ def test_scores_with_and_without_prompt_expansion(tmp_path, tiny_model_dir):
         assert json.loads(listing.read_text())["caption"] == seen[flag]
 
 
+def test_a_refused_video_is_not_saved_and_scores_zero(tmp_path, tiny_model_dir, monkeypatch):
+    """The frame check refusing one generated video must not stop the run: that video is never written,
+    its line says so, and it scores 0 on what its prompt tests; the others are scored as usual."""
+    from haneul.eval.benchmark import read_items, run_benchmark
+    from haneul.eval.generate import generate_videos
+    from haneul.safety import frames as frame_check
+
+    calls = []
+
+    def refuse_second(frames, checker=None, samples=None):
+        calls.append(len(frames))
+        flagged = len(calls) == 2
+        return frame_check.FrameCheck(True, "test", flagged, "sexual" if flagged else None)
+
+    monkeypatch.setattr(frame_check, "check_frames", refuse_second)
+    rows = [
+        {"id": f"r{i}", "prompt": p, "seed": s, "width": 64, "height": 64, "seconds": 1.0, "fps": 8.0}
+        for i, (p, s) in enumerate(PROMPTS)
+    ]
+    listing = generate_videos(tiny_model_dir, rows, tmp_path / "videos", num_steps=1, progress=False)
+    lines = [json.loads(line) for line in listing.read_text().splitlines()]
+    assert [line.get("refused") for line in lines] == [None, "sexual", None]
+    assert not (tmp_path / "videos" / "r1.mp4").exists() and (tmp_path / "videos" / "r2.mp4").exists()
+    results, summary = run_benchmark(read_items(listing), progress=False)
+    refused = results[1]
+    assert refused.details == {"refused": "sexual"} and refused.scores["overall"] == 0.0
+    assert refused.scores["colour"] == 0.0 and refused.scores["gravity"] is None  # only what it tests
+    assert summary["overall"]["n"] == 3
+    from haneul.eval.report import video_section
+
+    assert "refused by the safety checks (sexual)" in video_section(refused)
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     result = runner.invoke(app, ["eval", "world", str(tmp_path / "missing.jsonl")])
     assert result.exit_code == 2 and "neither a JSONL file nor a folder" in result.output

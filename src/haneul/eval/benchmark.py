@@ -39,6 +39,8 @@ class VideoItem:
     frames: np.ndarray | None = None
     fps: float = 8.0
     targets: list[str] = field(default_factory=list)  # dimensions the prompt was written to test
+    # A video the safety checks refused (never written): (category, (width, height), frames); scored 0.
+    refused: tuple[str, tuple[int, int], int] | None = None
 
 
 @dataclass
@@ -155,6 +157,8 @@ def _pan(exp: Expectation, moves: list, size: tuple[int, int]) -> np.ndarray:
 
 
 def evaluate_item(item: VideoItem, keep: bool = False) -> VideoResult:
+    if item.refused is not None:
+        return refused_result(item)
     if item.frames is not None:
         frames, fps = item.frames, item.fps
     else:
@@ -162,6 +166,26 @@ def evaluate_item(item: VideoItem, keep: bool = False) -> VideoResult:
     result = evaluate_video(frames, item.prompt, item.seed, fps, keep=keep)
     result.id, result.file, result.targets = item.id, item.file, item.targets
     return result
+
+
+def refused_result(item: VideoItem) -> VideoResult:
+    """0 on every dimension the prompt tests: a video nobody gets to see matched nothing."""
+    category, (width, height), num_frames = item.refused
+    exp = expect(item.prompt, item.seed, width, height, num_frames, item.fps)
+    scores = {k: (0.0 if k in exp.dimensions else None) for k in DIMENSIONS}
+    scores["overall"] = 0.0
+    return VideoResult(
+        id=item.id,
+        prompt=item.prompt,
+        seed=item.seed,
+        file=None,
+        width=width,
+        height=height,
+        num_frames=num_frames,
+        scores=scores,
+        details={"refused": category},
+        targets=item.targets,
+    )
 
 
 def aggregate(results: list[VideoResult]) -> dict:
@@ -230,6 +254,9 @@ def read_items(path: str | os.PathLike) -> list[VideoItem]:
             ) from e
         if Path(file).suffix.lower() in IMAGE_SUFFIXES:
             continue
+        if row.get("refused"):
+            items.append(_refused_item(row, prompt))
+            continue
         full = (path.parent / file) if not Path(file).is_absolute() else Path(file)
         if not full.is_file():
             raise InputError(f"{str(path)}:{n}: video {str(full)!r} does not exist", param="videos")
@@ -248,3 +275,15 @@ def read_items(path: str | os.PathLike) -> list[VideoItem]:
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def _refused_item(row: dict, prompt: str) -> VideoItem:
+    width, height = row["size"]
+    return VideoItem(
+        id=str(row.get("id", Path(row["file"]).stem)),
+        prompt=prompt,
+        seed=int(row.get("seed", 0)),
+        fps=float(row["fps"]),
+        targets=list(row.get("targets", [])),
+        refused=(str(row["refused"]), (int(width), int(height)), int(row["num_frames"])),
+    )

@@ -4,7 +4,8 @@ Each prompt row (the standard set's format: id, prompt, seed, width, height, sec
 `videos/<id>.mp4` through the pipeline and `save_output`, and `videos/videos.jsonl` lists them in the
 format `read_items` takes, so a generated set can be re-scored later without generating again. Each line
 also keeps the caption the model saw: the expanded one, or with `expand=False` the prompt as typed (to
-measure what prompt expansion adds, score both ways).
+measure what prompt expansion adds, score both ways). A video the safety checks refuse is not saved (as
+everywhere in haneul); its line says `refused` and the benchmark scores it 0 on every dimension it tests.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from haneul.errors import ModerationBlocked
 from haneul.video_io import AtomicPath
 
 
@@ -41,24 +43,35 @@ def generate_videos(
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("generating videos", total=len(rows))
         for row in rows:
-            video = pipeline.generate(
-                row["prompt"],
-                width=row.get("width"),
-                height=row.get("height"),
-                seconds=row.get("seconds"),
-                fps=row.get("fps"),
-                num_steps=num_steps,
-                guidance=guidance,
-                seed=int(row.get("seed", 0)),
-                expand=expand,
-            )
-            name = f"{row['id']}.mp4"
-            save_output(video, out / name)
             keep = {k: row[k] for k in ("id", "prompt", "seed", "targets") if k in row}
-            line = {"file": name, **keep, "caption": video.caption, "expanded": expand}
+            name = f"{row['id']}.mp4"
+            try:
+                video = pipeline.generate(
+                    row["prompt"],
+                    width=row.get("width"),
+                    height=row.get("height"),
+                    seconds=row.get("seconds"),
+                    fps=row.get("fps"),
+                    num_steps=num_steps,
+                    guidance=guidance,
+                    seed=int(row.get("seed", 0)),
+                    expand=expand,
+                )
+                save_output(video, out / name)
+                line = {"file": name, **keep, "caption": video.caption, "expanded": expand}
+            except ModerationBlocked as e:
+                line = {"file": name, **keep, "refused": e.category, **_shape(row)}
+                bar.console.print(f"{row['id']}: refused ({e.category}); scored 0")
             lines.append(json.dumps(line, ensure_ascii=False))
             bar.advance(task)
     listing = out / "videos.jsonl"
     with AtomicPath(listing) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return listing
+
+
+def _shape(row: dict) -> dict:
+    """What a refused row's video would have been: the benchmark needs it to know what the prompt tests."""
+    fps = float(row.get("fps") or 8.0)
+    frames = int(round(float(row.get("seconds") or 2.0) * fps)) + 1
+    return {"size": [row.get("width") or 128, row.get("height") or 128], "num_frames": frames, "fps": fps}

@@ -117,8 +117,17 @@ def video_section(result: VideoResult) -> str:
         f'<p class="meta">{result.width}x{result.height}, {result.num_frames} frames, seed {result.seed}, '
         f"targets: {html.escape(targets)}, file: {html.escape(str(result.file or '-'))}</p>"
         f"<table><tr>{heads}</tr><tr>{cells}</tr></table>"
+        + _pictures(result)
+        + "</section>"
+    )
+
+
+def _pictures(result: VideoResult) -> str:
+    if result.details.get("refused"):
+        return f'<p class="meta">refused by the safety checks ({html.escape(result.details["refused"])}): no video</p>'
+    return (
         f'<div class="row"><img src="{png_data_uri(contact_sheet(result))}" alt="contact sheet">'
-        f'<img src="{png_data_uri(trajectory_plot(result))}" alt="trajectories"></div></section>'
+        f'<img src="{png_data_uri(trajectory_plot(result))}" alt="trajectories"></div>'
     )
 
 
