@@ -8,6 +8,10 @@ separate `haneul worker` processes running the real pipeline with a tiny random 
 Last line: jobs=50 failed=0 lost=0 api_p50_ms=... api_p95_ms=... jobs_per_min=...
 `api_*_ms` is the client-side latency of every API call (create and retrieve), measured while the
 workers generate; `lost` counts jobs that vanished or never finished before the deadline.
+The line before it splits creates by the server's own `server-timing` header: the prompt check
+(`moderation`: the round trip to the moderation child, queueing included), the database (`store`) and
+the whole route (`total`); a create's client latency minus `total` is time spent outside the route
+(HTTP, the event loop, the client itself).
 """
 
 from __future__ import annotations
@@ -28,30 +32,47 @@ from haneul.serve.testing import Postgres, start_api, start_worker, tiny_model_d
 warnings.simplefilter("ignore", DeprecationWarning)  # the SDK marks client.videos deprecated
 
 
+def server_timing(header: str) -> dict[str, float]:
+    """`moderation;dur=12.3, store;dur=1.1, total;dur=15.0` -> {"moderation": 12.3, ...} (milliseconds)."""
+    out = {}
+    for part in header.split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        if dur:
+            out[name] = float(dur)
+    return out
+
+
 def run_client(
-    url: str, key: str, jobs: int, args, latencies: list[tuple[str, float]], results: dict
+    url: str,
+    key: str,
+    jobs: int,
+    args,
+    latencies: list[tuple[str, float]],
+    results: dict,
+    stages: list[dict[str, float]],
 ) -> None:
     client = OpenAI(base_url=url, api_key=key, max_retries=0, timeout=30)
 
-    def timed(call, *a, **kw):
+    def timed(kind: str, call, *a, **kw):
         start = time.perf_counter()
         try:
             return call(*a, **kw)
         finally:
-            latencies.append((call.__name__, (time.perf_counter() - start) * 1000))
+            latencies.append((kind, (time.perf_counter() - start) * 1000))
 
     ids = []
     for i in range(jobs):
-        video = timed(
-            client.videos.create, prompt=f"a red ball bounces, take {i}", size=args.size, seconds=args.seconds
-        )
-        ids.append(video.id)
+        prompt = f"a red ball bounces, take {i}"
+        create = client.videos.with_raw_response.create
+        raw = timed("create", create, prompt=prompt, size=args.size, seconds=args.seconds)
+        stages.append(server_timing(raw.headers.get("server-timing", "")))  # where the create's time went
+        ids.append(raw.parse().id)
     pending = set(ids)
     deadline = time.monotonic() + args.timeout
     while pending and time.monotonic() < deadline:
         for video_id in sorted(pending):
             try:
-                video = timed(client.videos.retrieve, video_id)
+                video = timed("retrieve", client.videos.retrieve, video_id)
             except Exception as e:  # a 404 here would be a lost job
                 results[video_id] = f"error: {e}"
                 pending.discard(video_id)
@@ -100,9 +121,10 @@ def main() -> None:
     try:
         latencies: list[tuple[str, float]] = []  # (create | retrieve, ms)
         results: dict[str, str] = {}
+        stages: list[dict[str, float]] = []  # the server's own timing of each create
         per_client = [args.jobs // args.clients + (i < args.jobs % args.clients) for i in range(args.clients)]
         threads = [
-            threading.Thread(target=run_client, args=(url, key, n, args, latencies, results))
+            threading.Thread(target=run_client, args=(url, key, n, args, latencies, results, stages))
             for key, n in zip(keys, per_client, strict=True)
         ]
         start = time.perf_counter()
@@ -126,6 +148,14 @@ def main() -> None:
         f"db={'postgresql' if pg else 'sqlite'} workers={args.workers} clients={args.clients} "
         f"requests={len(latencies)} wall_s={wall:.1f} "
         + " ".join(f"{k}_p50_ms={q[49]:.1f} {k}_p95_ms={q[94]:.1f}" for k, q in by_kind.items())
+    )
+    print(
+        "create_server_ms (p50/p95, the server's own timing): "
+        + " ".join(
+            f"{k}={statistics.median(v):.1f}/{statistics.quantiles(v, n=20)[18]:.1f}"
+            for k in ("moderation", "store", "total")
+            if len(v := [s[k] for s in stages if k in s]) >= 2
+        )
     )
     print(
         f"jobs={args.jobs} failed={failed} lost={lost} api_p50_ms={cuts[49]:.1f} api_p95_ms={cuts[94]:.1f} "

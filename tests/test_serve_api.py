@@ -419,6 +419,17 @@ def test_moderation_refusal_is_400_moderation_blocked(client):
     )
 
 
+def test_create_says_where_its_time_went_in_server_timing(client):
+    create = client.videos.with_raw_response.create
+    raw = create(prompt="a green cube slides on a table", size="64x64", seconds="1")
+    parts = [part.strip().partition(";dur=") for part in raw.headers["server-timing"].split(",")]
+    timing = {name: float(dur) for name, _, dur in parts}
+    assert list(timing) == ["moderation", "store", "total"], raw.headers["server-timing"]
+    assert 0 < timing["moderation"] < timing["total"] and 0 < timing["store"] < timing["total"]
+    assert timing["moderation"] + timing["store"] <= timing["total"]
+    assert raw.parse().status == "queued"
+
+
 def test_api_process_never_loads_torch(server, client, base_video):
     client.videos.retrieve(base_video.id)  # after real traffic, including a finished video
     maps = Path(f"/proc/{server.proc.pid}/maps").read_text()

@@ -94,8 +94,11 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
     app.router.on_startup.append(checker.wait_ready)  # answer requests only once prompts can be checked
     app.router.on_shutdown.append(checker.close)
 
-    async def check_prompt(prompt: str) -> None:
+    async def check_prompt(prompt: str) -> float:
+        """Refuse `prompt` (ModerationBlocked) or pass; returns the milliseconds the check took."""
+        start = time.perf_counter()
         await run_in_threadpool(checker.check, prompt)
+        return (time.perf_counter() - start) * 1000
 
     install_error_handlers(app)
 
@@ -122,6 +125,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         "/v1/videos", response_model=schemas.VideoObject, responses=ERRORS, openapi_extra=schemas.CREATE_BODY
     )
     async def create_video(request: Request, who: str = Depends(owner)):
+        start = time.perf_counter()
         fields, files = await read_body(request, config)
         model = resolve_name(text(fields, "model", required=False), served)
         prompt = text(fields, "prompt")
@@ -134,14 +138,16 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         else:
             seconds = parse_seconds(fields.get("seconds", str(min(4, config.max_seconds))), config, "seconds")
         reference = await read_reference(fields, files, config)
+        moderation_ms = 0.0
         for p in [prompt] + [s["prompt"] for s in shots]:
-            await check_prompt(p)
+            moderation_ms += await check_prompt(p)
         job = new_job(
             who, "storyboard" if shots else "create", model, prompt, (width, height), seconds, params
         )
         if reference is not None:
             params["input_reference"] = "input.png"
-        return await run_in_threadpool(submit, job, params, {"input.png": reference})
+        response = await run_in_threadpool(submit, job, params, {"input.png": reference})
+        return with_server_timing(response, start, moderation_ms)
 
     @app.post(
         "/v1/videos/{video_id}/remix",
@@ -150,16 +156,18 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         openapi_extra=schemas.REMIX_BODY,
     )
     async def remix_video(video_id: str, request: Request, who: str = Depends(owner)):
+        start = time.perf_counter()
         source = await run_in_threadpool(completed_source, video_id, who, "video_id")
         fields, _ = await read_body(request, config)
         prompt = text(fields, "prompt")
-        await check_prompt(prompt)
+        moderation_ms = await check_prompt(prompt)
         model = resolve_name(source.model, served)
         size = tuple(int(v) for v in source.size.split("x"))
         params = {"seed": parse_seed(fields), "source": {"id": source.id}}
         job = new_job(who, "remix", model, prompt, size, int(source.seconds), params)
         job.remixed_from = source.id
-        return await run_in_threadpool(submit, job, params, {})
+        response = await run_in_threadpool(submit, job, params, {})
+        return with_server_timing(response, start, moderation_ms)
 
     @app.post(
         "/v1/videos/edits",
@@ -168,10 +176,11 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         openapi_extra=schemas.EDIT_BODY,
     )
     async def edit_video(request: Request, who: str = Depends(owner)):
+        start = time.perf_counter()
         fields, files = await read_body(request, config)
         prompt = text(fields, "prompt")
         source, upload, size, seconds = await read_source(fields, files, who)
-        await check_prompt(prompt)
+        moderation_ms = await check_prompt(prompt)
         model = resolve_name(source.model if source else None, served)
         size = size or closest_size(*upload[1], model.sizes)
         params = {
@@ -179,7 +188,9 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
             "source": {"id": source.id} if source else {"file": "source.mp4"},
         }
         job = new_job(who, "edit", model, prompt, size, seconds, params)
-        return await run_in_threadpool(submit, job, params, {"source.mp4": upload[0] if upload else None})
+        uploads = {"source.mp4": upload[0] if upload else None}
+        response = await run_in_threadpool(submit, job, params, uploads)
+        return with_server_timing(response, start, moderation_ms)
 
     @app.post(
         "/v1/videos/extensions",
@@ -188,11 +199,12 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         openapi_extra=schemas.EXTEND_BODY,
     )
     async def extend_video(request: Request, who: str = Depends(owner)):
+        start = time.perf_counter()
         fields, files = await read_body(request, config)
         prompt = text(fields, "prompt")
         added = parse_seconds(fields.get("seconds"), config, "seconds")
         source, upload, size, seconds = await read_source(fields, files, who)
-        await check_prompt(prompt)
+        moderation_ms = await check_prompt(prompt)
         model = resolve_name(source.model if source else None, served)
         size = size or closest_size(*upload[1], model.sizes)
         params = {
@@ -201,7 +213,9 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
             "extend_seconds": added,
         }
         job = new_job(who, "extend", model, prompt, size, seconds + added, params)
-        return await run_in_threadpool(submit, job, params, {"source.mp4": upload[0] if upload else None})
+        uploads = {"source.mp4": upload[0] if upload else None}
+        response = await run_in_threadpool(submit, job, params, uploads)
+        return with_server_timing(response, start, moderation_ms)
 
     @app.get("/v1/videos", response_model=schemas.VideoList, responses=ERRORS)
     def list_videos(
@@ -379,6 +393,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         return source, None, tuple(int(v) for v in source.size.split("x")), int(source.seconds)
 
     def submit(job: Job, params: dict, uploads: dict[str, bytes | None]) -> JSONResponse:
+        start = time.perf_counter()
         if store.count_active(job.owner) >= config.max_active_jobs:
             message = f"This key already has {config.max_active_jobs} queued or running videos; wait for one to finish."
             raise ApiError(
@@ -391,7 +406,8 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
                 write_bytes_atomic(folder / name, data)
         job.params = json.dumps(params)
         store.add(job)
-        return JSONResponse(video_object(job), headers=poll_headers(job))
+        timing = {"server-timing": f"store;dur={(time.perf_counter() - start) * 1000:.1f}"}
+        return JSONResponse(video_object(job), headers={**poll_headers(job), **timing})
 
     def poll_headers(job: Job | Row) -> dict:
         return (
@@ -401,6 +417,17 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         )
 
     return app
+
+
+def with_server_timing(response: JSONResponse, start: float, moderation_ms: float) -> JSONResponse:
+    """Add the prompt check's and the whole request's time to the `server-timing` header that `submit` set
+    (W3C Server-Timing: `moderation;dur=12.3, store;dur=1.1, total;dur=15.0`, milliseconds), so a client
+    can tell where a create's latency went: the prompt check, the database, or waiting for the server."""
+    total_ms = (time.perf_counter() - start) * 1000
+    store = response.headers.get("server-timing")
+    timings = [f"moderation;dur={moderation_ms:.1f}", store, f"total;dur={total_ms:.1f}"]
+    response.headers["server-timing"] = ", ".join(t for t in timings if t)
+    return response
 
 
 # --- response bodies -----------------------------------------------------------------------------------
