@@ -60,7 +60,7 @@ def generate_videos(
                 save_output(video, out / name)
                 line = {"file": name, **keep, "caption": video.caption, "expanded": expand}
             except ModerationBlocked as e:
-                line = {"file": name, **keep, "refused": e.category, **_shape(row)}
+                line = {"file": name, **keep, "refused": e.category, **_shape(pipeline, row)}
                 bar.console.print(f"{row['id']}: refused ({e.category}); scored 0")
             lines.append(json.dumps(line, ensure_ascii=False))
             bar.advance(task)
@@ -70,8 +70,10 @@ def generate_videos(
     return listing
 
 
-def _shape(row: dict) -> dict:
-    """What a refused row's video would have been: the benchmark needs it to know what the prompt tests."""
-    fps = float(row.get("fps") or 8.0)
-    frames = int(round(float(row.get("seconds") or 2.0) * fps)) + 1
-    return {"size": [row.get("width") or 128, row.get("height") or 128], "num_frames": frames, "fps": fps}
+def _shape(pipeline, row: dict) -> dict:
+    """What a refused row's video would have been (the pipeline's own size and frame-count rules): the
+    benchmark needs it to know what the prompt tests."""
+    width, height = pipeline.check_size(row.get("width"), row.get("height"))
+    fps = float(row.get("fps") or pipeline.spec.fps[0])
+    frames = pipeline.check_frames(None, row.get("seconds"), fps)
+    return {"size": [width, height], "num_frames": frames, "fps": fps}

@@ -95,25 +95,28 @@ def gradient_loss(recon: Tensor, target: Tensor) -> Tensor:
     """
     loss = recon.new_zeros(())
     for dim in (4, 3, 2):  # width, height, time
-        if recon.shape[dim] > 1:
-            loss = loss + l1_loss(torch.diff(recon, dim=dim), torch.diff(target, dim=dim))
+        loss = loss + difference_loss(recon, target, dim)
     return loss
+
+
+def difference_loss(recon: Tensor, target: Tensor, dim: int, step: slice = slice(None)) -> Tensor:
+    """L1 between the two videos' finite differences along `dim` (only at the positions `step` picks);
+    0 when that axis has a single entry."""
+    if recon.shape[dim] < 2:
+        return recon.new_zeros(())
+    index = (slice(None),) * dim + (step,)
+    return l1_loss(torch.diff(recon, dim=dim)[index], torch.diff(target, dim=dim)[index])
 
 
 def temporal_loss(recon: Tensor, target: Tensor) -> Tensor:
     """L1 between the frame-to-frame differences of the two videos (0 for single images)."""
-    if recon.shape[2] < 2:
-        return recon.new_zeros(())
-    return l1_loss(torch.diff(recon, dim=2), torch.diff(target, dim=2))
+    return difference_loss(recon, target, 2)
 
 
 def seam_loss(recon: Tensor, target: Tensor, temporal_factor: int) -> Tensor:
     """`temporal_loss` on the steps from frame tf*j to tf*j + 1 only: where one latent group ends and the
     next begins (the causal VAE's frame 0 is a group of its own)."""
-    if recon.shape[2] < 2:
-        return recon.new_zeros(())
-    step = slice(0, None, temporal_factor)
-    return l1_loss(torch.diff(recon, dim=2)[:, :, step], torch.diff(target, dim=2)[:, :, step])
+    return difference_loss(recon, target, 2, slice(0, None, temporal_factor))
 
 
 def kl_loss(mean: Tensor, logvar: Tensor) -> Tensor:
