@@ -20,14 +20,6 @@ import numpy as np
 import torch
 
 
-def round_trip(vae, frames: np.ndarray) -> np.ndarray:
-    """(F, H, W, 3) uint8 -> the VAE's reconstruction, same shape, bf16 autocast as in sampling."""
-    x = torch.from_numpy(frames).float().div(127.5).sub(1).permute(3, 0, 1, 2)[None]
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        y = vae.decode(vae.encode(x)).float()
-    return y[0].clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 3, 0).numpy()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model or VAE directory (default: the bundled model)")
@@ -38,7 +30,7 @@ def main() -> None:
 
     from haneul.eval.benchmark import read_items, run_benchmark
     from haneul.eval.prompt_set import load_prompts
-    from haneul.models.vae import VAEConfig, VideoVAE
+    from haneul.models.vae import VAEConfig, VideoVAE, round_trip
     from haneul.pipeline import DEFAULT_MODEL_DIR
     from haneul.train.dit_task import resolve_vae_dir
     from haneul.video_io import write_video

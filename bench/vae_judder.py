@@ -13,8 +13,6 @@ Last line per VAE: `vae=NAME boundary_ratio=... max_over_median=... psnr_db=...`
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -42,16 +40,16 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", help="model or VAE directory (repeatable; default: bundled)")
+    parser.add_argument(
+        "--model", action="append", help="model or VAE directory (repeatable; default: bundled)"
+    )
     parser.add_argument("--limit", type=int, default=24, help="evenly spaced standard prompts")
     parser.add_argument("--frames", type=int, default=33, help="frames per clip (1 + tf*k)")
     args = parser.parse_args()
     torch.set_num_threads(2)
 
-    sys.path.insert(0, str(Path(__file__).parent))  # a sibling script, not a package
-    from vae_ceiling import round_trip
     from haneul.eval.prompt_set import load_prompts
-    from haneul.models.vae import VAEConfig, VideoVAE
+    from haneul.models.vae import VAEConfig, VideoVAE, round_trip
     from haneul.pipeline import DEFAULT_MODEL_DIR
     from haneul.train.dit_task import resolve_vae_dir
     from haneul.weights import load_config, load_state
@@ -59,10 +57,14 @@ def main() -> None:
 
     rows = load_prompts()
     rows = [rows[i] for i in np.linspace(0, len(rows) - 1, args.limit).round().astype(int)]
-    clips = [render_clip(r["prompt"], r["width"], r["height"], args.frames, r["fps"], r["seed"]) for r in rows]
+    clips = [
+        render_clip(r["prompt"], r["width"], r["height"], args.frames, r["fps"], r["seed"]) for r in rows
+    ]
     truth = [judder(c.frames, 4) for c in clips]
-    print(f"ground_truth boundary_ratio={np.mean([t[0] for t in truth]):.3f} "
-          f"max_over_median={np.mean([t[1] for t in truth]):.3f}")
+    print(
+        f"ground_truth boundary_ratio={np.mean([t[0] for t in truth]):.3f} "
+        f"max_over_median={np.mean([t[1] for t in truth]):.3f}"
+    )
     for model in args.model or [str(DEFAULT_MODEL_DIR)]:
         folder = resolve_vae_dir(model)
         vae = load_state(VideoVAE(load_config(VAEConfig, folder)), folder).eval()

@@ -28,6 +28,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -418,3 +419,14 @@ class VideoVAE(nn.Module):
             noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
             z = mean + torch.exp(0.5 * logvar) * noise
         return self.decoder(z, {}), mean, logvar
+
+
+def round_trip(vae: VideoVAE, frames: np.ndarray) -> np.ndarray:
+    """(F, H, W, 3) uint8 -> the VAE's reconstruction, same shape, bf16 autocast as in sampling.
+
+    What the transformer could at best reproduce of these frames; the VAE benches compare against it.
+    """
+    x = torch.from_numpy(frames).float().div(127.5).sub(1).permute(3, 0, 1, 2)[None]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        y = vae.decode(vae.encode(x)).float()
+    return y[0].clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 3, 0).numpy()
