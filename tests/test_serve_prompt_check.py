@@ -1,11 +1,10 @@
-"""The API's prompt checker (a moderation child process): prompts that arrive together are asked as one
-batch, and every caller still gets the verdict a check of its prompt alone gives."""
+"""The API's prompt checker (a moderation child process): prompts that arrive together are answered in
+one batch, every caller still gets the verdict a check of its prompt alone gives, and a child that dies
+is replaced."""
 
 from __future__ import annotations
 
-import threading
-
-import pytest
+import asyncio
 
 from haneul.errors import ModerationBlocked
 from haneul.serve.prompt_check import PromptChecker
@@ -22,41 +21,35 @@ PROMPTS = [
 ]
 
 
-def verdict(checker: PromptChecker, prompt: str) -> str:
+async def verdict(checker: PromptChecker, prompt: str) -> str:
     try:
-        checker.check(prompt)
+        await checker.check(prompt)
         return "ok"
     except ModerationBlocked as e:
         return e.category
 
 
-@pytest.fixture(scope="module")
-def checker():
+async def run_checks() -> None:
     checker = PromptChecker()
-    checker.wait_ready()
-    if checker.proc is None:
-        pytest.fail("the moderation child did not start")
-    yield checker
-    checker.close()
+    await checker.start()
+    assert checker.proc is not None, "the moderation child did not start"
+    try:
+        alone = {p: await verdict(checker, p) for p in PROMPTS}  # one at a time: batches of one
+        assert "ok" in alone.values() and set(alone.values()) != {"ok"}  # both kinds of verdict are covered
+        assert set(checker.batches) == {1}
+
+        checker.batches.clear()
+        many = [PROMPTS[i % len(PROMPTS)] for i in range(len(PROMPTS) * 3)]
+        seen = await asyncio.gather(*(verdict(checker, p) for p in many))
+        assert seen == [alone[p] for p in many]
+        assert max(checker.batches) > 1  # the questions written while the child worked went together
+
+        checker.proc.kill()  # a dead child: the next check starts another and still gets its verdict
+        await checker.proc.wait()
+        assert await verdict(checker, PROMPTS[1]) == alone[PROMPTS[1]]
+    finally:
+        await checker.close()
 
 
-def test_concurrent_prompts_are_batched_and_each_gets_its_own_verdict(checker):
-    alone = {p: verdict(checker, p) for p in PROMPTS}  # one at a time: batches of one
-    assert "ok" in alone.values() and set(alone.values()) != {"ok"}  # both kinds of verdict are covered
-
-    sizes: list[int] = []
-    ask = checker._ask
-    checker._ask = lambda prompts: (sizes.append(len(prompts)), ask(prompts))[1]
-    seen: dict[int, str] = {}
-    start = threading.Barrier(len(PROMPTS) * 3)
-
-    def one(i: int) -> None:
-        start.wait()
-        seen[i] = verdict(checker, PROMPTS[i % len(PROMPTS)])
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(PROMPTS) * 3)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
-    del checker._ask
-    assert {i: seen[i] for i in seen} == {i: alone[PROMPTS[i % len(PROMPTS)]] for i in range(len(threads))}
-    assert sum(sizes) == len(threads) and max(sizes) > 1  # every prompt asked once, some together
+def test_concurrent_prompts_are_batched_and_each_gets_its_own_verdict():
+    asyncio.run(run_checks())

@@ -42,7 +42,8 @@ def add_jobs(store: JobStore, count: int, owner: str = "alice", created_at: floa
             prompt=f"p{i}", size="64x64", seconds="1", params="{}",
             created_at=created_at if created_at is not None else time.time() + i * 1e-3, attempts=0,
         )  # fmt: skip
-        ids.append(store.add(job).id)
+        assert store.add(job)
+        ids.append(job.id)
     return ids
 
 
@@ -118,6 +119,20 @@ def test_pagination_is_stable_with_equal_timestamps(url):
     assert [j.id for j in store.list("alice", None, 10, "desc").jobs] == ids[::-1]
     assert store.list("alice", new_id("video"), 3, "asc") is None
     assert store.count_active("alice") == 7
+
+
+def test_add_refuses_past_max_active_and_keeps_column_defaults(url):
+    store = JobStore(url)
+    add_jobs(store, 2)
+    job = Job(
+        id=new_id("video"), owner="alice", kind="create", status="queued", model="sora-2", prompt="p",
+        size="64x64", seconds="1", created_at=time.time(),
+    )  # fmt: skip
+    assert not store.add(job, max_active=2) and store.get(job.id) is None
+    assert store.add(job, max_active=3)
+    stored = store.get(job.id)
+    assert (stored.progress, stored.params, stored.attempts) == (0, "{}", 0)  # defaults, not NULL
+    assert store.count_active("alice") == 3 and store.count_active("bob") == 0
 
 
 def test_complete_stores_caption_and_expansion(url):

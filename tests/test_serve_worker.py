@@ -29,7 +29,8 @@ def test_llm_expander_caption_is_stored_with_the_job(tmp_path, tmp_path_factory)
     model = tiny_model_dir(tmp_path_factory.getbasetemp())
     config = ServeConfig(data_dir=tmp_path, models={"sora-2": str(model)})
     store = JobStore(config.db_url)
-    job = store.add(queued_job("a red ball bounces"))
+    job = queued_job("a red ball bounces")
+    assert store.add(job)
     with FakeChatServer(reply=lambda body: REPLY) as chat:
         worker = Worker(config, store, num_steps=2, expander_url=chat.url, expander_model="tiny-llm")
         assert worker.run(max_jobs=1) == 1

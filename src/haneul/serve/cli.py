@@ -137,6 +137,8 @@ def worker(
     expander_model: str = EXPANDER_MODEL,
 ) -> None:
     """Claim and generate queued videos until stopped (run several, on several machines, one database)."""
+    if nice:  # first: a thread inherits its creator's nice, and importing numpy starts OpenBLAS's threads
+        os.nice(nice)
     from haneul.serve.config import ServeConfig
     from haneul.serve.models import parse_model_map
     from haneul.serve.store import JobStore
@@ -148,8 +150,6 @@ def worker(
         store = JobStore(config.db_url, stale_after=stale_after)
     except InputError as e:
         fail(str(e))
-    if nice:
-        os.nice(nice)
     if threads:
         import torch
 

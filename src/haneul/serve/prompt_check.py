@@ -5,18 +5,19 @@ stay light, so the check runs in one long-lived child process that the API talks
 line per question. If the child cannot answer, the request goes ahead: the worker's pipeline runs the same
 check before generating, so a refused prompt still ends as a failed job with code `moderation_blocked`.
 
-Prompts that arrive while the child is busy are asked together, as one batch: embedding is nearly all of
-a check's cost, and one batch of 10 prompts costs about what 2.5 single ones do (measured on a quiet
-machine: 11.9 ms for one, 28 ms for ten). Without this, clients creating videos at the same time queue
-behind each other's checks.
+The API asks from its event loop (asyncio pipes, no thread per waiting request) and writes each question
+as soon as it comes. The child answers, in one batch, every question that is waiting in its pipe when it
+gets to read: embedding is nearly all of a check's cost, and one batch of nine prompts costs about what
+two single ones do (20.8 against 9.1 ms of CPU, docs/api.md). Without the batching, clients creating
+videos at the same time queue behind each other's checks.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
-import subprocess
 import sys
-import threading
 
 from haneul.errors import ModerationBlocked
 
@@ -26,9 +27,10 @@ from haneul.errors import ModerationBlocked
 #
 # A batch is one Moderator.moderate_many call: each prompt gets the decision moderate() gives it alone (the
 # same rules, and head embeddings that differ from single ones only in the last bits of the floats), and
-# the prompts that reach the embedding head are embedded together.
+# the prompts that reach the embedding head are embedded together. The child reads whatever the pipe
+# holds (os.read returns what is there, up to 1 MB) and answers each complete line of it.
 CHILD = """
-import json, sys
+import json, os, sys
 import torch
 torch.set_num_threads(1)
 from haneul.safety.moderation import default_moderator
@@ -36,83 +38,113 @@ moderator = default_moderator()
 if moderator.head is not None:
     moderator.head.freeze()  # the encoder as a TorchScript trace, if it embeds bit-identically
 moderator.moderate("a ball")  # load the policy and embeddings (and warm the model up) before saying ready
-print(json.dumps({"ready": True}), flush=True)
+out = sys.stdout.buffer
+out.write(json.dumps({"ready": True}).encode() + b"\\n")
+out.flush()
 
 def answer(result):
     return {"ok": True} if result.allowed else {"category": result.category, "message": result.message}
 
-for line in sys.stdin:
-    results = moderator.moderate_many(json.loads(line)["prompts"])
-    print(json.dumps([answer(r) for r in results]), flush=True)
+pending = b""
+while chunk := os.read(0, 1 << 20):
+    *lines, pending = (pending + chunk).split(b"\\n")
+    questions = [json.loads(line) for line in lines if line.strip()]
+    if not questions:
+        continue
+    results = iter(moderator.moderate_many([p for q in questions for p in q["prompts"]]))
+    replies = [
+        {"id": q["id"], "batch": len(questions), "answers": [answer(next(results)) for _ in q["prompts"]]}
+        for q in questions
+    ]
+    out.write(b"".join(json.dumps(r).encode() + b"\\n" for r in replies))
+    out.flush()
 """
+
+OK = {"ok": True}
 
 
 class PromptChecker:
-    """Asks a child process running the moderator; thread-safe. One question is out at a time; prompts
-    that arrive meanwhile wait and go together in the next."""
+    """Asks a child process running the moderator; used from one asyncio event loop (the API's).
+
+    `start()` in the loop (the API's startup), then `await check(prompt)` from any request."""
 
     def __init__(self):
-        self.lock = threading.Lock()  # held while asking the child
-        self.waiting: list[dict] = []  # {"prompt", "answer"} not yet sent; guarded by waiting_lock
-        self.waiting_lock = threading.Lock()
-        self.proc: subprocess.Popen | None = None
-        self.start_thread = threading.Thread(target=self._start_locked, daemon=True)
-        self.start_thread.start()  # loading takes seconds: start now, the first prompt waits for it
+        self.proc: asyncio.subprocess.Process | None = None
+        self.waiting: dict[int, asyncio.Future] = {}  # question id -> its answers
+        self.ids = itertools.count()
+        self.starting: asyncio.Task | None = None
+        self.batches: list[int] = []  # questions per child batch, the last 1000 (tests, curiosity)
 
-    def _start_locked(self) -> None:
-        with self.lock:
-            self._start()
+    async def start(self) -> None:
+        """Start the child and wait until it is ready (loading takes seconds); at most one start at a time."""
+        if self.starting is None or self.starting.done():
+            self.starting = asyncio.ensure_future(self._start())
+        await asyncio.shield(self.starting)
 
-    def _start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
+    async def _start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CHILD,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            limit=1 << 24,
         )
-        if not self.proc.stdout.readline():  # {"ready": true}, or EOF if it failed to start
+        if not await self.proc.stdout.readline():  # {"ready": true}, or EOF if it failed to start
             self.proc = None
+            return
+        asyncio.ensure_future(self._read_answers(self.proc))
 
-    def wait_ready(self) -> None:
-        self.start_thread.join()
+    async def _read_answers(self, proc: asyncio.subprocess.Process) -> None:
+        """Hand each answer line to the question that waits for it; when the child dies, the questions
+        still out are answered by `_ask` (which starts a new child)."""
+        while line := await proc.stdout.readline():
+            try:
+                reply = json.loads(line)
+                future = self.waiting.pop(reply["id"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            self.batches = self.batches[-999:] + [reply.get("batch", 1)]
+            if not future.done():
+                future.set_result(reply.get("answers"))
+        if self.proc is proc:
+            self.proc = None
+        for future in self.waiting.values():
+            if not future.done():
+                future.set_result(None)
+        self.waiting.clear()
 
-    def check(self, prompt: str) -> None:
+    async def check(self, prompt: str) -> None:
         """Raise ModerationBlocked if the policy refuses `prompt`; pass if the checker is unavailable."""
-        mine = {"prompt": prompt, "answer": None}
-        with self.waiting_lock:
-            self.waiting.append(mine)
-        with self.lock:
-            if mine["answer"] is None:  # nobody asked for it while this thread waited: ask for all waiting
-                with self.waiting_lock:
-                    batch, self.waiting = self.waiting, []
-                answers = self._ask([w["prompt"] for w in batch])
-                for waiter, answer in zip(batch, answers, strict=True):
-                    waiter["answer"] = answer
-        answer = mine["answer"]
+        answer = (await self._ask([prompt]))[0]
         if "category" in answer:
             raise ModerationBlocked(answer["category"], answer["message"])
 
-    def _ask(self, prompts: list[str]) -> list[dict]:
-        """The child's answer for each prompt ({"ok": true} for all if it cannot answer); holds self.lock."""
+    async def _ask(self, prompts: list[str]) -> list[dict]:
+        """The child's answer for each prompt ({"ok": true} for all if it cannot answer, twice)."""
         for _attempt in range(2):
-            if self.proc is None or self.proc.poll() is not None:
-                self._start()
-            if self.proc is None:
+            if self.proc is None or self.proc.returncode is not None:
+                await self.start()
+            proc = self.proc
+            if proc is None:
                 continue
+            question = next(self.ids)
+            future = asyncio.get_running_loop().create_future()
+            self.waiting[question] = future
             try:
-                self.proc.stdin.write(json.dumps({"prompts": prompts}) + "\n")
-                self.proc.stdin.flush()
-                answers = json.loads(self.proc.stdout.readline())
-            except (OSError, ValueError):
-                self.proc = None
+                proc.stdin.write(json.dumps({"id": question, "prompts": prompts}).encode() + b"\n")
+                await proc.stdin.drain()
+            except (OSError, RuntimeError):  # the child is gone (broken pipe, closed transport)
+                self.waiting.pop(question, None)
+                self.proc = None if self.proc is proc else self.proc
                 continue
+            answers = await future
             if isinstance(answers, list) and len(answers) == len(prompts):
                 return answers
-            self.proc = None
-        return [{"ok": True} for _ in prompts]
+        return [OK for _ in prompts]
 
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+    async def close(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
+            await self.proc.wait()  # lets asyncio close the pipes while its loop still runs

@@ -27,6 +27,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    insert,
     inspect,
     or_,
     select,
@@ -178,10 +179,17 @@ class JobStore:
 
     # --- API side -------------------------------------------------------------------------------------
 
-    def add(self, job: Job) -> Job:
-        with self.sessions.begin() as s:
-            s.add(job)
-        return job
+    def add(self, job: Job, max_active: int | None = None) -> bool:
+        """Insert `job`; False (and nothing inserted) if its owner already has `max_active` queued or
+        running jobs. Core, not the ORM session: half the CPU per create (0.45-0.57 against 0.78-0.98 ms
+        with the count, SQLite), on cores the workers keep busy."""
+        table = Job.__table__
+        values = {c.key: v for c in table.columns if (v := getattr(job, c.key)) is not None}
+        with self.engine.begin() as c:
+            if max_active is not None and c.execute(self._active_count(job.owner)).scalar() >= max_active:
+                return False
+            c.execute(insert(table), values)
+        return True
 
     def _read(self, read, orm: bool = True):
         """`read(session)` in a read session (`orm=False`: `read(connection)`, without the ORM); once more
@@ -247,8 +255,11 @@ class JobStore:
         return True
 
     def count_active(self, owner: str) -> int:
-        query = select(func.count()).select_from(Job).where(Job.owner == owner, Job.status.in_(ACTIVE))
-        return self._read(lambda c: c.execute(query).scalar(), orm=False)
+        return self._read(lambda c: c.execute(self._active_count(owner)).scalar(), orm=False)
+
+    @staticmethod
+    def _active_count(owner: str):
+        return select(func.count()).select_from(Job).where(Job.owner == owner, Job.status.in_(ACTIVE))
 
     def add_character(self, character: Character) -> Character:
         with self.sessions.begin() as s:
