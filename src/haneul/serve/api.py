@@ -91,13 +91,14 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
     )
     app.state.store = store
     checker = PromptChecker()
-    app.router.on_startup.append(checker.wait_ready)  # answer requests only once prompts can be checked
+    app.state.checker = checker
+    app.router.on_startup.append(checker.start)  # answer requests only once prompts can be checked
     app.router.on_shutdown.append(checker.close)
 
     async def check_prompt(prompt: str) -> float:
         """Refuse `prompt` (ModerationBlocked) or pass; returns the milliseconds the check took."""
         start = time.perf_counter()
-        await run_in_threadpool(checker.check, prompt)
+        await checker.check(prompt)
         return (time.perf_counter() - start) * 1000
 
     install_error_handlers(app)
@@ -394,18 +395,18 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
 
     def submit(job: Job, params: dict, uploads: dict[str, bytes | None]) -> JSONResponse:
         start = time.perf_counter()
-        if store.count_active(job.owner) >= config.max_active_jobs:
-            message = f"This key already has {config.max_active_jobs} queued or running videos; wait for one to finish."
-            raise ApiError(
-                429, message, code="too_many_active_jobs", type="requests", headers={"retry-after": "5"}
-            )
         folder = config.video_dir(job.id)
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in uploads.items():
             if data is not None:
                 write_bytes_atomic(folder / name, data)
         job.params = json.dumps(params)
-        store.add(job)
+        if not store.add(job, max_active=config.max_active_jobs):  # counts and inserts in one transaction
+            shutil.rmtree(folder, ignore_errors=True)
+            message = f"This key already has {config.max_active_jobs} queued or running videos; wait for one to finish."
+            raise ApiError(
+                429, message, code="too_many_active_jobs", type="requests", headers={"retry-after": "5"}
+            )
         timing = {"server-timing": f"store;dur={(time.perf_counter() - start) * 1000:.1f}"}
         return JSONResponse(video_object(job), headers={**poll_headers(job), **timing})
 

@@ -71,7 +71,7 @@ def start_api(
     workers: int | None = 0,
     extra: list[str] = (),
     port: int | None = None,
-    timeout: float = 300.0,  # the API waits for its moderation child, slow to load on a busy machine
+    timeout: float = 900.0,  # the API waits for its moderation child: minutes to load next to a training run
 ) -> tuple[Proc, str]:
     """Start `haneul serve` and wait until it answers; returns (process, base URL ending in /v1).
 
