@@ -61,17 +61,19 @@ def test_join_seams_fade_between_clips_and_transition(tiny_pipe):
 
 
 @pytest.mark.parametrize("backward", [False, True])
-def test_extend_starts_from_a_still_continuation(tiny_pipe, monkeypatch, backward):
+def test_extend_starts_from_a_guessed_continuation(tiny_pipe, monkeypatch, backward):
     calls = record_generate_calls(tiny_pipe, monkeypatch)
     source = clip(13)
     modes.extend(tiny_pipe, "a ball", source, seconds=1.0, backward=backward, num_steps=2)
     (kwargs, _), = calls
     prior = kwargs["init_video"]
     assert kwargs["strength"] == modes.PRIOR_STRENGTH and len(prior) == kwargs["num_frames"] == 17
-    if backward:  # the input's first frame held over the new frames, then the context itself
-        assert np.array_equal(prior[-8:], source[:8]) and (prior[:9] == source[0]).all()
+    if backward:  # the input's first frames carried backward over the new frames, then the context itself
+        assert np.array_equal(prior[-8:], source[:8])
+        assert np.array_equal(prior[:9], modes.extrapolate_back(source[:8], 9))
     else:
-        assert np.array_equal(prior[:9], source[-9:]) and (prior[9:] == source[-1]).all()
+        assert np.array_equal(prior[:9], source[-9:])
+        assert np.array_equal(prior[9:], modes.extrapolate(source[-9:], 8))
     modes.extend(
         tiny_pipe, "a ball", source, seconds=1.0, backward=backward, num_steps=2, prior_strength=1.0
     )
@@ -95,6 +97,32 @@ def test_still_prior_pulls_the_new_frames_towards_the_held_frame(tiny_pipe):
     assert weak < half < none and weak < 0.7 * none
 
 
+def moving_square(n: int, step: int, light: float = 0.0) -> np.ndarray:
+    """A red square moving right by `step` px per frame on green, the light rising by `light` per frame."""
+    frames = np.zeros((n, 64, 64, 3), dtype=np.float32)
+    frames[..., 1] = 120
+    for i in range(n):
+        frames[i, 24:40, 8 + step * i : 24 + step * i] = (220, 30, 30)
+    return np.clip(frames + light * np.arange(n)[:, None, None, None], 0, 255).astype(np.uint8)
+
+
+def centre_x(frame: np.ndarray) -> float:
+    return float(np.nonzero(frame[..., 0] > 150)[1].mean())
+
+
+def test_extrapolate_carries_motion_and_light_on():
+    frames = moving_square(8, step=2, light=1.0)
+    future = modes.extrapolate(frames, 6)
+    truth = moving_square(14, step=2, light=1.0)[8:]
+    xs = [centre_x(f) for f in future]
+    assert all(abs(x - centre_x(t)) <= 2.5 for x, t in zip(xs, truth, strict=True))  # held: 12 px off at the end
+    assert abs(float(future[-1, :8, 40:, 1].mean()) - float(truth[-1, :8, 40:, 1].mean())) <= 1.5
+    past = modes.extrapolate_back(frames, 4)
+    assert centre_x(past[0]) < centre_x(past[-1]) < centre_x(frames[0])  # what came before: further left
+    still = np.repeat(frames[:1], 5, axis=0)
+    assert (modes.extrapolate(still, 3) == frames[0]).all()  # nothing moves: the frame held
+
+
 def test_join_starts_from_a_fade_between_the_clips(tiny_pipe, monkeypatch):
     calls = record_generate_calls(tiny_pipe, monkeypatch)
     a, b = clip(13, seed=3), clip(13, seed=4)
@@ -102,7 +130,7 @@ def test_join_starts_from_a_fade_between_the_clips(tiny_pipe, monkeypatch):
     (kwargs, _), = calls
     prior = kwargs["init_video"]
     assert np.array_equal(prior[:9], a[-9:]) and np.array_equal(prior[-8:], b[:8])
-    bridge = modes.crossfade(np.repeat(a[-1:], 8, axis=0), np.repeat(b[:1], 8, axis=0))
+    bridge = modes.crossfade(modes.extrapolate(a[-9:], 8), modes.extrapolate_back(b[:8], 8))
     assert np.array_equal(prior[9:17], bridge)
 
 

@@ -18,15 +18,16 @@ from haneul.pipeline import GeneratedVideo, Pipeline
 # (1 + 4 * 2 pixel frames) say where things are and how they move.
 CONTEXT_FRAMES = 9
 
-# Extension and join do not start sampling from pure noise: they start at this noise level from a *still
-# continuation* of the given frames (the edge frame held over the new frames; for a join, a fade from A's
-# last frame to B's first), as SDEdit does from a video (Meng et al. 2022; ConsistI2V's FrameInit starts
-# image-to-video from a still of the image in the same spirit). The new frames then begin from the
-# context's colours, light and texture, so the model does not redraw the scene frame by frame from
-# independent noise: measured on the bench's world clips, the generated part's frame steps halve and the
-# seam's step drops by a third (docs/modes.md). 1.0 is pure noise (no prior); lower values leave the model
-# less freedom to move things.
-PRIOR_STRENGTH = 0.8
+# Extension and join do not start sampling from pure noise: they start at this noise level from a *guessed
+# continuation* of the given frames, as SDEdit does from a video (Meng et al. 2022; ConsistI2V's FrameInit
+# starts image-to-video from the image in the same spirit). The guess carries the context's motion and light
+# change on (`extrapolate`: optical flow and the per-channel mean drift; for a join, A carried forward fading
+# into B carried backward), so the new frames begin from the context's colours, texture and movement instead
+# of being redrawn frame by frame from independent noise. Measured on the bench's world clips (docs/modes.md),
+# against the earlier prior (the edge frame held still, at 0.8): worst seam ratios extend 1.86 -> 1.90,
+# backward 2.93 -> 2.41, join 3.54 -> 2.79, and the new frames move the way the prompt says more often.
+# 1.0 is pure noise (no prior); lower values leave the model less freedom.
+PRIOR_STRENGTH = 0.7
 
 
 def image_to_video(
@@ -91,6 +92,63 @@ def hold(frame: np.ndarray, n: int) -> np.ndarray:
     return np.repeat(frame[None], n, axis=0)
 
 
+def extrapolate(frames: np.ndarray, n: int, span: int = 4) -> np.ndarray:
+    """n frames continuing `frames` past its last one, at the motion and light change of its last `span`
+    steps: (n, H, W, 3) uint8. A rough guess, good enough as the starting point of sampling.
+
+    Motion: dense optical flow (Farneback) from the last frame back to the frame `span` earlier gives each
+    pixel's velocity; moving pixels are carried forward k steps (drawn slowest first, so a moving object
+    covers the background) over the background with the moving parts inpainted. Light: the per-channel mean
+    change per step is continued (the world's light drifts; a held frame would stop it at the seam).
+    """
+    import cv2
+
+    span = max(1, min(span, len(frames) - 1))
+    last = frames[-1]
+    velocity = -_flow(last, frames[-1 - span]) / span  # (H, W, 2) pixels per frame, at the last frame's pixels
+    drift = (last.astype(np.float32).mean((0, 1)) - frames[-1 - span].astype(np.float32).mean((0, 1))) / span
+    speed = np.linalg.norm(velocity, axis=-1)
+    moving = speed > 0.25
+    h, w = speed.shape
+    base = last
+    if 0 < moving.mean() < 0.5:  # objects moving over a still background: uncover the background
+        base = cv2.inpaint(last, cv2.dilate(moving.astype(np.uint8), np.ones((3, 3), np.uint8)), 3, cv2.INPAINT_TELEA)
+    ys, xs = np.nonzero(moving)
+    order = np.argsort(speed[ys, xs])
+    ys, xs = ys[order], xs[order]
+    out = []
+    for k in range(1, n + 1):
+        frame = base.astype(np.float32).copy()
+        ty = np.round(ys + k * velocity[ys, xs, 1]).astype(int)
+        tx = np.round(xs + k * velocity[ys, xs, 0]).astype(int)
+        inside = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+        frame[ty[inside], tx[inside]] = last[ys[inside], xs[inside]]
+        out.append(np.clip(frame + k * drift, 0, 255).round().astype(np.uint8))
+    return np.stack(out)
+
+
+def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense flow (H, W, 2) from RGB frame a to b: per channel, the largest of the three at each pixel (a red
+    ball on green grass is nearly invisible in gray: its flow there was 0.3 px/frame for a true 2.4)."""
+    import cv2
+
+    flows = np.stack(
+        [
+            cv2.calcOpticalFlowFarneback(
+                np.ascontiguousarray(a[..., c]), np.ascontiguousarray(b[..., c]), None, 0.5, 4, 21, 5, 7, 1.5, 0
+            )
+            for c in range(3)
+        ]
+    )
+    pick = np.linalg.norm(flows, axis=-1).argmax(0)
+    return np.take_along_axis(flows, pick[None, ..., None], 0)[0]
+
+
+def extrapolate_back(frames: np.ndarray, n: int) -> np.ndarray:
+    """n frames leading into `frames` (what came before its first), in time order."""
+    return extrapolate(frames[::-1], n)[::-1]
+
+
 def prior_kwargs(prior: np.ndarray, prior_strength: float) -> dict:
     """generate() arguments that start sampling at `prior_strength` from the still continuation `prior`
     (given frames stay given; only the new frames start from it). Nothing at strength 1 (pure noise)."""
@@ -112,8 +170,7 @@ def extend(
 
     The input's frames are kept, except the ones given to the model as context: those fade into the
     model's decode of them, so there is no step where the input's pixels meet the VAE's rendering.
-    Sampling starts at `prior_strength` from the context with its edge frame held over the new frames
-    (see PRIOR_STRENGTH)."""
+    Sampling starts at `prior_strength` from the context carried on by `extrapolate` (see PRIOR_STRENGTH)."""
     fps = kwargs.pop("fps", None) or pipe.spec.fps[0]
     width, height = _size(pipe, video, kwargs)
     kwargs.update(width=width, height=height)
@@ -122,7 +179,7 @@ def extend(
     new = tf * max(1, round(seconds * fps / tf))
     if backward:  # the input's first frames end the new video
         total = 1 + new + n_tail  # 1 + tf*k, and the input starts on a latent-frame boundary
-        prior = np.concatenate([hold(frames[0], total - n_tail), frames[:n_tail]])
+        prior = np.concatenate([extrapolate_back(frames[:n_tail], total - n_tail), frames[:n_tail]])
         out = pipe.generate(
             prompt,
             num_frames=total,
@@ -137,7 +194,7 @@ def extend(
         out.frames = np.concatenate([made[1 : total - n_tail], seam, frames[n_tail:]])
     else:  # the input's last frames start the new video
         total = n_head + new  # 1 + tf*k
-        prior = np.concatenate([frames[-n_head:], hold(frames[-1], new)])
+        prior = np.concatenate([frames[-n_head:], extrapolate(frames[-n_head:], new)])
         out = pipe.generate(
             prompt,
             num_frames=total,
@@ -208,7 +265,8 @@ def join(
     """Generate a transition from the end of clip `a` to the start of clip `b`; returns a + transition + b.
 
     As in `extend`, the context frames of both clips are cross-faded with the model's decode of them, and
-    sampling starts at `prior_strength` from a still transition: a's last frame fading into b's first."""
+    sampling starts at `prior_strength` from a guessed transition: a carried forward fading into b carried
+    backward (`extrapolate`)."""
     fps = kwargs.pop("fps", None) or pipe.spec.fps[0]
     width, height = _size(pipe, a, kwargs)
     kwargs.update(width=width, height=height)
@@ -218,7 +276,7 @@ def join(
     gap = tf * max(1, round(seconds * fps / tf))
     total = na + gap + nb
     conditions = [FrameCondition(a_frames[-na:], 0), FrameCondition(b_frames[:nb], total - nb)]
-    bridge = crossfade(hold(a_frames[-1], gap), hold(b_frames[0], gap))
+    bridge = crossfade(extrapolate(a_frames[-na:], gap), extrapolate_back(b_frames[:nb], gap))
     prior = np.concatenate([a_frames[-na:], bridge, b_frames[:nb]])
     out = pipe.generate(
         prompt,
