@@ -1,6 +1,8 @@
 """Score prompt moderation on the labelled prompt set (src/haneul/safety/data/moderation_prompts.jsonl).
 
-The set is disjoint from the head's exemplars (checked below). Its `split` says how it was used, in the order
+The set is disjoint from the head's exemplars (checked below). The labelled prompts of NEIGHBOUR_SPLITS are
+neighbours of the head too, so every split is scored leave-one-split-out: by a head without that split's
+prompts (a split not in NEIGHBOUR_SPLITS, such as a new blind one, is never among them). Its `split` says how it was used, in the order
 the splits were written: "dev" prompts were written before the policy and then used while developing it
 (their errors were looked at and the policy grew with them); "holdout" to "holdout4" were each written (the
 later ones blind, by someone who had not seen the policy), scored once, then used to develop the policy, so
@@ -17,12 +19,15 @@ frame check's cost on a 33-frame 128x128 clip; the last line is `recall_block=..
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import time
 from pathlib import Path
 
-from haneul.safety.moderation import CATEGORIES, POLICY_DIR, Moderator
+import torch
+
+from haneul.safety.moderation import CATEGORIES, HEAD_CATEGORIES, NEIGHBOUR_SPLITS, POLICY_DIR, Moderator
 
 DATA = Path(__file__).parents[1] / "src/haneul/safety/data/moderation_prompts.jsonl"
 # Splits in the order they were written. Each earlier one was scored once and then used to develop the policy,
@@ -67,9 +72,9 @@ def breakdown(rows: list[dict], preds: list[str | None], key: str) -> None:
 
 def cross_validate(rows: list[dict], rules_only: list[str | None], verdicts: list) -> None:
     """Leave one development split out: choose the head's margin on the other splits (the most recall with at
-    most 1% false positives there), score the left-out split with it. The head is fitted on nothing but the
-    exemplars, so the margin is the only thing chosen on the labelled set; the rules were written looking at
-    every development split, so this is a development figure, not a held-out one."""
+    most 1% false positives there), score the left-out split with it. `verdicts` already come from heads
+    without the left-out split's prompts among their neighbours; the rules were written looking at dev to
+    holdout4, so only holdout5's figure is free of them."""
     dev = [s for s in SPLITS[:-1] if any(r["split"] == s for r in rows)]
     grid = [round(0.04 + 0.01 * i, 2) for i in range(14)]
 
@@ -92,6 +97,25 @@ def cross_validate(rows: list[dict], rules_only: list[str | None], verdicts: lis
         f"{'cross-validated':<20} recall_block={rec:.3f} fpr_allow={fpr:.3f} on {'+'.join(dev)} "
         f"(margin chosen on the other splits: {chosen})"
     )
+
+
+def leave_out(moderator: Moderator, split: str) -> Moderator:
+    """`moderator` with the labelled prompts of `split` taken out of the head's neighbours (the exemplars come
+    first in the head, then the labelled neighbours in file order: see Moderator.load)."""
+    if moderator.head is None or split not in NEIGHBOUR_SPLITS:
+        return moderator
+    n_exemplars = sum(1 for ln in (POLICY_DIR / "exemplars.jsonl").open() if ln.strip())
+    keep = [True] * n_exemplars
+    for r in load_rows():  # the filter of labelled_neighbours, in file order
+        category = (r["category"] or "").replace("sexual_minors", "sexual")
+        if r["split"] in NEIGHBOUR_SPLITS and (r["label"] == "allow" or category in HEAD_CATEGORIES):
+            keep.append(r["split"] != split)
+    assert len(keep) == len(moderator.head.texts), "neighbours out of step with Moderator.load"
+    head = copy.copy(moderator.head)
+    mask = torch.tensor(keep)
+    head.vectors, head.labels = head.vectors[mask], head.labels[mask]
+    head.texts = [t for t, k in zip(head.texts, keep, strict=True) if k]
+    return Moderator(moderator.policy, head)
 
 
 def frame_check_cost() -> None:
@@ -138,10 +162,12 @@ def main() -> None:
 
     moderator = Moderator.load()
     print(f"load {moderator.load_seconds:.2f} s (text encoder + policy + exemplar embeddings)")
+    # leave one split out: each split is scored by a head without that split's prompts among its neighbours
+    by_split = {s: leave_out(moderator, s) for s in {r["split"] for r in rows}}
     results, times = [], []
     for r in rows:
         start = time.perf_counter()
-        results.append(moderator.moderate(r["text"]))
+        results.append(by_split[r["split"]].moderate(r["text"]))
         times.append(time.perf_counter() - start)
     preds = [None if res.allowed else res.category for res in results]
     head_times = [t for t, res in zip(times, results, strict=True) if res.allowed or res.score < 1.0]
@@ -156,9 +182,10 @@ def main() -> None:
     ]
     head_preds, verdicts = [], []
     for r in rows:
-        verdict = moderator.head.verdict(
-            moderator.policy.without_allowed(moderator.policy.normalize(r["text"])) or " "
-        )
+        mod = by_split[r["split"]]
+        ruled = mod.policy.without_allowed(mod.policy.normalize(r["text"])) or " "
+        parts = [ruled, *mod.clauses(r["text"])]
+        verdict = mod._worst(dict(zip(parts, mod.head.verdicts(parts), strict=True)), parts)
         verdicts.append(verdict)
         head_preds.append("x" if verdict.blocks else None)
     for name, p in (("rules only", rules_only), ("head only", head_preds), ("combined", preds)):

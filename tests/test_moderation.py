@@ -255,6 +255,42 @@ def test_labelled_set_is_large_valid_and_disjoint_from_exemplars():
     assert not {r["text"].lower() for r in rows} & set(exemplars)
 
 
+def test_labelled_neighbours_come_only_from_the_named_splits(tmp_path):
+    """A blind split appended to the data file for its scoring must never be among the head's neighbours."""
+    rows = [
+        {"text": "a dog", "label": "allow", "category": "benign", "split": "dev"},
+        {"text": "a nude child", "label": "block", "category": "sexual_minors", "split": "dev"},
+        {"text": "a famous singer", "label": "block", "category": "public_figure", "split": "dev"},
+        {"text": "a gun", "label": "block", "category": "violence_graphic", "split": "blind"},
+    ]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    texts, labels = moderation.labelled_neighbours(("dev",), path)
+    assert (texts, labels) == (["a dog", "a nude child"], ["benign", "sexual"])  # names are lists only
+    assert "blind" not in moderation.NEIGHBOUR_SPLITS and "holdout6" not in moderation.NEIGHBOUR_SPLITS
+
+
+def test_a_prompt_of_several_clauses_is_also_judged_clause_by_clause(moderator):
+    assert moderator.clauses("a red ball on the grass") == []  # one clause: the whole prompt only
+    assert moderator.clauses("a quiet street at dawn, a man walks his dog, the sun rises slowly") == [
+        "a quiet street at dawn",
+        "a man walks his dog",
+        "the sun rises slowly",
+    ]
+    assert moderator.clauses("a park, sunny, a dog runs across the lawn") == []  # 3+ words per clause
+    assert (
+        len(moderator.clauses(", ".join(f"a red ball number {i}" for i in range(9))))
+        == moderation.MAX_CLAUSES
+    )
+    long = "a sunny kitchen, a chef slices bread with a knife, the family laughs at the table"
+    # batched or alone, the same decisions (the floats may differ in their last bits)
+    decide = [(r.allowed, r.category) for r in moderator.moderate_many([long, "a ball"])]
+    assert decide == [
+        (moderator.moderate(t).allowed, moderator.moderate(t).category) for t in (long, "a ball")
+    ]
+    assert moderator.moderate(long).allowed
+
+
 def test_the_bundled_worlds_own_prompts_pass(moderator):
     """The procedural world's prompts (English and Korean) and detailed captions are what users of the bundled
     model type: none may be refused (450 from 150 scenes were checked once; 10 scenes here)."""

@@ -10,7 +10,9 @@ Two parts, combined:
    `policy/exemplars.jsonl`: a prompt is refused when its nearest exemplars of a harmful class are clearly
    closer than its nearest benign ones, and the refusal names the exemplar it resembles. It catches
    paraphrases the word lists miss ("a gunman opening fire on a crowd"). The exemplars are disjoint from the
-   evaluation set (`safety/data/moderation_prompts.jsonl`, scored by `bench/moderation_eval.py`).
+   evaluation set (`safety/data/moderation_prompts.jsonl`, scored by `bench/moderation_eval.py`); that set's
+   prompts of NEIGHBOUR_SPLITS are neighbours too (the bench leaves each split out when scoring it). A prompt
+   of several clauses is judged whole and clause by clause; the clause nearest to harm counts.
 
 Every prompt is first normalised (`normalize`) so that obfuscation does not slip past either part:
 zero-width characters dropped, full-width letters folded (NFKC), accents stripped, Cyrillic/Greek
@@ -59,13 +61,22 @@ NAME_CATEGORIES = ("public_figure", "third_party_ip")  # the name lists' categor
 
 # The embedding head only votes for these; names and characters are lists, not meanings an embedding knows.
 HEAD_CATEGORIES = ("sexual", "violence_graphic", "hate", "self_harm", "weapons_instructions")
-HEAD_K = 5  # the head compares a prompt with its 5 nearest exemplars of each class...
+HEAD_K = 10  # the head compares a prompt with its 10 nearest neighbours of each class...
 # ...and blocks when their mean cosine similarity for a harmful class beats the benign one's by this margin.
-# Chosen by leave-one-split-out cross-validation on the labelled set (docs/safety.md): the margin giving the
-# most recall with at most 1% false positives on the other three splits was 0.14, 0.10, 0.10 and 0.09 for the
-# four folds (median 0.10); after the last rule changes 0.10, 0.08, 0.10, 0.09 (`bench/moderation_eval.py`
-# prints them). 0.10 was kept.
-HEAD_MARGIN = 0.10
+# Session 5 chose k, the margin and the neighbours by leave-one-split-out over the six labelled splits
+# (docs/safety.md): the margin giving the most recall with at most 1% false positives on the other splits was
+# 0.07, 0.07, 0.08, 0.08, 0.08 and 0.09 for the six folds; the median 0.08 is kept.
+HEAD_MARGIN = 0.08
+# The labelled prompts of these splits are neighbours of the head too (their labels, sexual_minors read as
+# sexual; the name categories left out): blind splits brought phrasings no exemplar had, and every split added
+# as neighbours raised recall on the next one (leave-one-split-out, docs/safety.md). A new blind split must
+# NOT be added here before its single scoring; bench/moderation_eval.py scores each split with a head that
+# leaves that split out.
+NEIGHBOUR_SPLITS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5")
+LABELLED = Path(__file__).parent / "data" / "moderation_prompts.jsonl"
+# A prompt of several clauses is also judged clause by clause (the worst clause counts): a harmful clause in a
+# long scene is diluted in the mean-pooled embedding of the whole. At most this many clauses of 3+ words.
+MAX_CLAUSES = 4
 
 MESSAGES = {
     "sexual": "sexual content is not allowed",
@@ -465,6 +476,24 @@ def _read_exemplars(path: Path) -> tuple[list[str], list[str]]:
     return [r["text"] for r in rows], [r["category"] for r in rows]
 
 
+def labelled_neighbours(splits: tuple[str, ...] = NEIGHBOUR_SPLITS, path: Path = LABELLED):
+    """(texts, labels) of the labelled prompts of `splits` that the head can learn from: benign for allow rows,
+    the category for block rows of a head category (sexual_minors as sexual)."""
+    texts, labels = [], []
+    for ln in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(ln) if ln.strip() else None
+        if row is None or row["split"] not in splits:
+            continue
+        label = BENIGN if row["label"] == "allow" else row["category"].replace("sexual_minors", "sexual")
+        if label == BENIGN or label in HEAD_CATEGORIES:
+            texts.append(row["text"])
+            labels.append(label)
+    return texts, labels
+
+
+_CLAUSE = re.compile(r"[,;:.!?()\n]+|\s[-–—]+\s")
+
+
 def head_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "haneul" / "moderation"
 
@@ -610,8 +639,15 @@ class Moderator:
         self.load_seconds = load_seconds
 
     @classmethod
-    def load(cls, encoder=None, policy_dir: Path = POLICY_DIR, use_head: bool = True) -> Moderator:
-        """`encoder`: a loaded `TextEncoder` to share (the generation pipeline's); loaded here if None."""
+    def load(
+        cls,
+        encoder=None,
+        policy_dir: Path = POLICY_DIR,
+        use_head: bool = True,
+        neighbour_splits: tuple[str, ...] = NEIGHBOUR_SPLITS,
+    ) -> Moderator:
+        """`encoder`: a loaded `TextEncoder` to share (the generation pipeline's); loaded here if None.
+        `neighbour_splits`: the labelled splits whose prompts join the exemplars (the bench leaves one out)."""
         start = time.perf_counter()
         policy = Policy(policy_dir)
         head = None
@@ -621,6 +657,8 @@ class Moderator:
 
                 encoder = shared_encoder()
             texts, labels = _read_exemplars(policy_dir / "exemplars.jsonl")
+            more_texts, more_labels = labelled_neighbours(neighbour_splits)
+            texts, labels = texts + more_texts, labels + more_labels
             head = EmbeddingHead(
                 encoder, [policy.without_allowed(policy.normalize(t)) for t in texts], labels
             )
@@ -635,14 +673,30 @@ class Moderator:
         ruled = [self.policy.without_allowed(self.policy.normalize(t)) for t in texts]
         by_rules = [self._by_rules(t, r) for t, r in zip(texts, ruled, strict=True)]
         # the head reads what the rules read: a phrase the policy calls benign ("bath bomb") counts for nothing
-        asked = sorted({r for r, res in zip(ruled, by_rules, strict=True) if res is None and r})
+        pending = [(t, r) for t, r, res in zip(texts, ruled, by_rules, strict=True) if res is None and r]
+        parts = {r: [r, *self.clauses(t)] for t, r in pending}
+        asked = sorted({p for ps in parts.values() for p in ps})
         verdicts = {}
         if self.head is not None and asked:
             verdicts = dict(zip(asked, self.head.verdicts(asked), strict=True))
         return [
-            res if res is not None else self._by_head(r, verdicts.get(r))
+            res if res is not None else self._by_head(r, self._worst(verdicts, parts.get(r, [])))
             for r, res in zip(ruled, by_rules, strict=True)
         ]
+
+    def clauses(self, text: str) -> list[str]:
+        """The normalised clauses of `text` (3+ words, at most MAX_CLAUSES), or [] if it has fewer than two."""
+        found = []
+        for part in _CLAUSE.split(text):
+            ruled = self.policy.without_allowed(self.policy.normalize(part))
+            if len(ruled.split()) >= 3:
+                found.append(ruled)
+        return found[:MAX_CLAUSES] if len(found) >= 2 else []
+
+    @staticmethod
+    def _worst(verdicts: dict[str, HeadVerdict], parts: list[str]) -> HeadVerdict | None:
+        """The verdict of the whole prompt or of its clause that is nearest to a harmful class."""
+        return max((verdicts[p] for p in parts if p in verdicts), key=lambda v: v.margin, default=None)
 
     def _by_rules(self, text: str, ruled: str) -> ModerationResult | None:
         """The refusal of the policy rules, or None if they let `ruled` (normalised `text`) through."""
