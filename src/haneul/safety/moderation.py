@@ -112,9 +112,28 @@ _ZERO_WIDTH = dict.fromkeys(
 )
 _HOMOGLYPHS = str.maketrans(
     # Cyrillic and Greek letters that look Latin (after lower-casing), then small capitals (NFKC keeps them)
-    "аеёіїјкмнорсѕтухԁɡαβεικνορτυχωьъ" + "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ",
-    "aeeiijkmhopcstyxdgabeikvoptuxwbb" + "abcdefghijklmnoprstuvwyz",
+    "аеёіїјкмнорсѕтухԁɡαβεικνορτυχωьъ" + "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ"
+    # session 6: more look-alikes (Cyrillic п г в ш һ ӏ ԝ ү ѵ, Greek η γ μ, Latin letters NFKD keeps, currency)
+    + "пгвшһӏԝүѵηγμıȷɑøłđħð€¢¥",
+    "aeeiijkmhopcstyxdgabeikvoptuxwbb" + "abcdefghijklmnoprstuvwyz" + "nrbwhlwyvnyuijaoldhdecy",
 )
+# Emoji that stand for a letter ("n🅰ked", "s❌x": no spaces, they sit inside words) and emoji that stand for a
+# word ("a 👧 in a 👙", "🔫 pointed at a crowd": spaces around). Boxed letters NFKC does not fold are mapped too.
+_EMOJI_LETTERS = {"❌": "x", "✖": "x", "✕": "x", "✗": "x", "⭕": "o", "🅾": "o", "ⓞ": "o"} | {
+    chr(base + i): chr(ord("a") + i) for base in (0x1F170, 0x1F150, 0x1F1E6) for i in range(26)
+}
+_EMOJI_WORDS = {
+    "🔫": "gun", "🔪": "knife", "🗡": "dagger", "⚔": "swords", "💣": "bomb", "🧨": "explosive",
+    "💥": "explosion", "💊": "pills", "💉": "syringe", "🩸": "blood", "🩹": "bandage", "💀": "skull",
+    "☠": "skull", "⚰": "coffin", "🪦": "grave", "🪓": "axe", "🪢": "rope", "🔥": "fire", "✂": "scissors",
+    "🍆": "penis", "🍑": "butt", "👅": "tongue", "👙": "bikini", "🩲": "underwear", "🔞": "nsfw", "🤰": "pregnant",
+    "👶": "baby", "🧒": "child", "👧": "girl", "👦": "boy", "👩": "woman", "👨": "man", "🧑": "person",
+    "👴": "old man", "👵": "old woman", "🐒": "monkey", "🐵": "monkey", "🦍": "ape", "🐀": "rat", "🪳": "cockroach",
+    "🐷": "pig", "🐶": "dog", "🐱": "cat", "🚗": "car", "🚆": "train", "🏫": "school", "🛁": "bathtub",
+    "🚿": "shower", "🛏": "bed", "📸": "camera", "📷": "camera", "🎥": "camera", "🚬": "cigarette", "🧠": "brain",
+    "🦴": "bone", "🍺": "beer", "🏳️‍🌈": "rainbow flag",
+}
+_EMOJI = str.maketrans(_EMOJI_LETTERS | {k: f" {v} " for k, v in _EMOJI_WORDS.items() if len(k) == 1})
 _LEET = str.maketrans("0134579@$!|", "oieastgasil")
 _LEET_INSIDE = re.compile(r"(?<=[a-z])[0134579@$!|]+(?=[a-z])|(?<=[a-z]{2})[0134579@$!]+(?![a-z0-9])")
 
@@ -143,10 +162,23 @@ def _compose_jamo(run: str) -> str:
     return "".join(out)
 
 
+_TAIL_JAMO = re.compile(r"([가-힣])([\u3131-\u314e])(?![\u3131-\u3163])")  # not "ㅋㅋ", not an initial
+
+
+def _attach_tail(m: re.Match) -> str:
+    """A syllable without a final consonant and one loose consonant after it ("자사ㄹ") -> one syllable ("자살")."""
+    syllable, jamo = m.groups()
+    offset = ord(syllable) - 0xAC00
+    if offset % 28 or jamo not in _JONG[1:]:
+        return m.group()
+    return chr(ord(syllable) + _JONG.index(jamo))
+
+
 def _fold(text: str) -> str:
     """Unicode tricks off: zero-width, full-width, accents, homoglyphs, case, jamo."""
-    text = text.translate(_ZERO_WIDTH)
+    text = text.translate(_ZERO_WIDTH).translate(_EMOJI)
     text = _JAMO_RUN.sub(lambda m: _compose_jamo(m.group()), text)
+    text = _TAIL_JAMO.sub(_attach_tail, text)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = unicodedata.normalize("NFC", text).lower().translate(_HOMOGLYPHS)
@@ -167,7 +199,26 @@ def _split_articles(word: str, known: Callable[[str], bool]) -> list[str]:
     for cut in range(3, len(word) - 2):
         if known(word[:cut]) and known(word[cut:]):
             return [word[:cut], word[cut:]]
-    return [word]
+    return _segment(word, known) or [word]
+
+
+_GLUE = frozenset({"a", "an", "the", "i", "of", "to", "in", "on", "my", "his", "her", "and", "with"})
+
+
+def _segment(word: str, known: Callable[[str], bool], pieces: int = 5) -> list[str] | None:
+    """A spelled-out phrase run together ("slittingathroat") as policy words and short glue words ("slitting a
+    throat"), in at most `pieces` pieces with the longest word first; None if there is no such reading."""
+    if not word:
+        return []
+    if pieces == 0:
+        return None
+    for cut in range(len(word), 0, -1):
+        head = word[:cut]
+        if (len(head) >= 3 and known(head)) or head in _GLUE:
+            rest = _segment(word[cut:], known, pieces - 1)
+            if rest is not None:
+                return [head, *rest]
+    return None
 
 
 def _join_spelled(tokens: list[str], known: Callable[[str], bool]) -> list[str]:
@@ -224,8 +275,12 @@ def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool
     text = re.sub(r"['’`]s\b", "", text)  # possessive: "woman's throat" -> "woman throat"
     text = re.sub(r"['’`]", "", text)
     text = _SEPARATED.sub(lambda m: _unseparate(m.group(), known), text)
-    tokens = [_repair(t, known) for t in re.sub(r"[^a-z0-9가-힣]+", " ", text).split()]
-    tokens = _join_spelled(tokens, known)
+    text = re.sub(r"(?<=[가-힣])[0-9a-z]{1,2}(?=[가-힣])", " ", text)  # "자1살", "자x살": a syllable wedged apart
+    tokens = []
+    # two or more spaces end a spelled-out word: "s l i t t i n g  a  t h r o a t"
+    for chunk in re.split(r"\s{2,}", text):
+        chunk_tokens = [_repair(t, known) for t in re.sub(r"[^a-z0-9가-힣]+", " ", chunk).split()]
+        tokens += _join_spelled(chunk_tokens, known)
     text = " ".join(tokens)
     if gloss is not None and _HANGUL.search(text):
         text = _HANGUL_RUN.sub(lambda m: gloss(m.group()), text)
@@ -262,7 +317,10 @@ class Gloss:
         words, i = [], 0
         while i < len(hangul):
             name = self._name_at(hangul, i, starts) if i in starts else None
-            longest = range(min(self.longest, len(hangul) - i), 0, -1)
+            # a key may run on into the next word (커피를 쏘) only from a word's start: one that starts inside a
+            # word and crosses a space joins a word's ending to the next word (호수 위 read as 수위, "explicit")
+            end = len(hangul) if i in starts else min([s for s in starts if s > i] + [len(hangul)])
+            longest = range(min(self.longest, end - i), 0, -1)
             n = next((n for n in longest if hangul[i : i + n] in self.table), 0)
             if name and len(name) >= n:  # a longer benign key wins: 트럼프카드 (trump card)
                 words.append(self.names[name])
