@@ -126,7 +126,7 @@ _EMOJI_WORDS = {
     "🔫": "gun", "🔪": "knife", "🗡": "dagger", "⚔": "swords", "💣": "bomb", "🧨": "explosive",
     "💥": "explosion", "💊": "pills", "💉": "syringe", "🩸": "blood", "🩹": "bandage", "💀": "skull",
     "☠": "skull", "⚰": "coffin", "🪦": "grave", "🪓": "axe", "🪢": "rope", "🔥": "fire", "✂": "scissors",
-    "🍆": "penis", "🍑": "butt", "👅": "tongue", "👙": "bikini", "🩲": "underwear", "🔞": "nsfw", "🤰": "pregnant",
+    "🍆": "eggplant", "🍑": "peach", "👅": "tongue", "👙": "bikini", "🩲": "underwear", "🔞": "nsfw", "🤰": "pregnant",
     "👶": "baby", "🧒": "child", "👧": "girl", "👦": "boy", "👩": "woman", "👨": "man", "🧑": "person",
     "👴": "old man", "👵": "old woman", "🐒": "monkey", "🐵": "monkey", "🦍": "ape", "🐀": "rat", "🪳": "cockroach",
     "🐷": "pig", "🐶": "dog", "🐱": "cat", "🚗": "car", "🚆": "train", "🏫": "school", "🛁": "bathtub",
