@@ -134,6 +134,37 @@ def test_join_starts_from_a_fade_between_the_clips(tiny_pipe, monkeypatch):
     assert np.array_equal(prior[9:17], bridge)
 
 
+def test_colour_start_paints_the_prompts_colour_on_the_object_only():
+    from haneul.world import render_clip, vocab
+
+    frames = render_clip("a red ball rolls right on green grass", 64, 64, 5, 8.0, 0).frames
+    painted = modes.colour_start(frames, "a blue ball rolls right on green grass")
+    red = modes._palette_distance(frames)[..., list(vocab.COLOURS).index("red")] < 20
+    blue = modes._palette_distance(painted)[..., list(vocab.COLOURS).index("blue")] < 20
+    assert red.mean() > 0.002 and (blue & red).mean() > 0.8 * red.mean()  # the ball turned blue
+    far = modes._palette_distance(frames)[..., list(vocab.COLOURS).index("red")] > 32
+    assert np.array_equal(painted[far], frames[far])  # the grass is untouched
+    # nothing to do: the colour is there already, the prompt is outside the world's words, two colours
+    for prompt in ("a red ball rolls right on green grass", "a cat on a sofa", "a blue ball and a pink box"):
+        assert modes.colour_start(frames, prompt) is frames
+
+
+def test_edit_is_painted_but_extension_is_not(tiny_pipe, monkeypatch):
+    seen = []
+
+    def spy(frames, prompt):
+        seen.append(prompt)
+        return frames
+
+    monkeypatch.setattr(modes, "colour_start", spy)
+    source = clip(9)
+    tiny_pipe.generate("a blue ball", init_video=source, strength=0.5, num_frames=9, num_steps=1)
+    assert seen == ["a blue ball"]
+    tiny_pipe.generate("a blue ball", init_video=source, strength=0.5, num_steps=1, recolour=False)
+    modes.extend(tiny_pipe, "a blue ball", source, seconds=1.0, num_steps=1)  # its prior is a guess, kept
+    assert seen == ["a blue ball"]
+
+
 def test_keyframes_fill_the_gap(tiny_pipe):
     a, b = clip(1, seed=1)[0], clip(1, seed=2)[0]
     out = modes.keyframes(tiny_pipe, "a ball", [(a, 0.0), (b, 2.0)], fps=8, num_steps=2)

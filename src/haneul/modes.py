@@ -149,6 +149,59 @@ def extrapolate_back(frames: np.ndarray, n: int) -> np.ndarray:
     return extrapolate(frames[::-1], n)[::-1]
 
 
+def colour_start(frames: np.ndarray, prompt: str) -> np.ndarray:
+    """The edit's starting frames with the object's colour moved to the one `prompt` names: (F, H, W, 3) uint8.
+
+    Why: an edit at a low strength (SDEdit, Meng et al. 2022) keeps the input's low frequencies, and
+    colour is one of them: at 0.3 the model redraws texture but the object keeps its old colour (measured
+    in docs/modes.md). So the new colour is painted into the starting frames, and the model re-renders
+    from there at the asked strength. Only when the prompt names exactly one object colour (the world's
+    vocabulary, `parse_prompt`) that the frames lack, and another object colour is found (the commonest
+    palette colour that may stand on the prompt's backdrop); otherwise the frames are returned as they
+    are. The shift is additive (the object's shading is kept) and scaled by the scene's light, read as
+    the ratio of the found colour to its palette value; it fades out between Lab distance 20 and 32 from
+    the palette colour, as the world benchmark's detector draws object edges.
+    """
+    from haneul.world import parse_prompt, vocab
+
+    try:
+        scene = parse_prompt(prompt)
+    except InputError:
+        return frames
+    named = {o.colour for o in scene.objects if o.colour}
+    if len(named) != 1:  # which object takes which colour is not known here
+        return frames
+    names = list(vocab.COLOURS)
+    target = names.index(named.pop())
+    sample = frames[np.linspace(0, len(frames) - 1, min(len(frames), 8)).round().astype(int)]
+    dist = _palette_distance(sample)
+    near = np.where(dist.min(-1) < 20, dist.argmin(-1), -1)
+    share = np.array([(near == i).mean() for i in range(len(names))])
+    # An object covers 0.2-30% of the pixels (less is texture or edges); the world never gives an object
+    # a colour close to its backdrop's, so such pixels are backdrop texture (sand is near orange).
+    allowed = set(vocab.allowed_colours(scene.background, scene.occluder))
+    found = [i for i, c in enumerate(names) if i != target and c in allowed and 0.002 <= share[i] < 0.3]
+    if share[target] >= 0.002 or not found:  # the colour is there already, or no object to move
+        return frames
+    source = max(found, key=lambda i: share[i])
+    observed = sample[near == source].astype(np.float32).mean(0)
+    light = np.clip((observed + 8) / (np.float32(vocab.COLOURS[names[source]]) + 8), 0.3, 1.5)
+    shift = np.float32(vocab.COLOURS[names[target]]) * light - observed
+    out = np.empty_like(frames)
+    for i, frame in enumerate(frames):  # frame by frame: the distances of a long video would not fit
+        weight = np.clip((32 - _palette_distance(frame[None])[0, ..., source]) / 12, 0, 1)[..., None]
+        out[i] = np.clip(frame + weight * shift, 0, 255).round()
+    return out
+
+
+def _palette_distance(frames: np.ndarray) -> np.ndarray:
+    """Lab distance of every pixel to every world palette colour: (F, H, W, colours) float32."""
+    from haneul.world import vocab
+
+    palette = np.stack([vocab.rgb_to_lab(c) for c in vocab.COLOURS.values()]).astype(np.float32)
+    return np.linalg.norm(vocab.rgb_to_lab(frames).astype(np.float32)[..., None, :] - palette, axis=-1)
+
+
 def prior_kwargs(prior: np.ndarray, prior_strength: float) -> dict:
     """generate() arguments that start sampling at `prior_strength` from the still continuation `prior`
     (given frames stay given; only the new frames start from it). Nothing at strength 1 (pure noise)."""

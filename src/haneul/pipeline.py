@@ -250,6 +250,7 @@ class Pipeline:
         conditions: list[FrameCondition] = (),
         init_video: np.ndarray | None = None,
         strength: float = 0.6,
+        recolour: bool = True,
         progress: ProgressFn | None = None,
         expand: bool = True,
         on_frames: Callable[[np.ndarray], None] | None = None,
@@ -262,6 +263,10 @@ class Pipeline:
         conditions: frames given at output positions (image-to-video, keyframes, extension, loop, join).
         init_video: (F, H, W, 3) uint8 frames to re-render from `prompt` (SDEdit); strength 0 keeps the
         input, 1 ignores it.
+        recolour: before an edit (init_video and no conditions), paint the colour the prompt names for its
+        object into init_video (`modes.colour_start`): a low strength keeps the input's colours, so the
+        model alone would not change them. No effect unless the prompt names one object colour the video
+        lacks. Extension and join (init_video with conditions: a guessed continuation) are never painted.
         on_frames: stream the decoded frames, chunk by chunk ((F, H, W, 3) uint8), to this function
         instead of holding them (e.g. into a `VideoWriter`), so memory does not grow with the duration;
         the returned video then has no frames (shape (0, H, W, 3)); an edit of strength 0 returns its input
@@ -302,6 +307,12 @@ class Pipeline:
             list(conditions), width, height, num_frames, latent_shape
         )
         init_latents = None
+        if init_video is not None and recolour and not conditions:
+            from haneul.modes import colour_start  # modes builds on the pipeline: imported here
+
+            init_video = colour_start(
+                self._fit_duration(init_video, width, height, num_frames), request["prompt"]
+            )
         if init_video is not None:
             init_latents = self._encode_init_video(init_video, width, height, num_frames)
         generator = torch.Generator().manual_seed(seed)
