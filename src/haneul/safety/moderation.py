@@ -321,16 +321,31 @@ class Gloss:
             # word and crosses a space joins a word's ending to the next word (호수 위 read as 수위, "explicit")
             end = len(hangul) if i in starts else min([s for s in starts if s > i] + [len(hangul)])
             longest = range(min(self.longest, end - i), 0, -1)
-            n = next((n for n in longest if hangul[i : i + n] in self.table), 0)
+            n, key = next(((n, k) for n in longest if (k := self._key(hangul[i : i + n]))), (0, None))
             if name and len(name) >= n:  # a longer benign key wins: 트럼프카드 (trump card)
                 words.append(self.names[name])
                 i += len(name)
             elif n:
-                words.append(self.table[hangul[i : i + n]])
+                words.append(self.table[key])
                 i += n
             else:
                 i += 1
         return " " + " ".join(words) + " "
+
+    def _key(self, piece: str) -> str | None:
+        """The table key `piece` is: itself, or, for two syllables or more, the stem it conjugates when its last
+        syllable carries an ending's final consonant (ㄴ ㄹ ㅁ ㅂ ㅆ): 뛰어내릴 -> 뛰어내리, 벗어난 -> 벗어나,
+        삼킨 -> 삼키. The gloss's verb keys are stems, and Korean fuses these endings into the stem's last
+        syllable, so the stem key alone never matched them."""
+        if piece in self.table:
+            return piece
+        if len(piece) < 2:
+            return None
+        offset = ord(piece[-1]) - 0xAC00
+        if 0 <= offset < 11172 and _JONG[offset % 28] in "ㄴㄹㅁㅂㅆ":
+            stem = piece[:-1] + chr(ord(piece[-1]) - offset % 28)
+            return stem if stem in self.table else None
+        return None
 
     def _name_at(self, hangul: str, i: int, starts: set[int]) -> str | None:
         """The longest name alias at word start `i` that is followed by the word's end or a particle."""
