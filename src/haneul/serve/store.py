@@ -17,6 +17,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from sqlalchemy import (
     Float,
@@ -24,6 +25,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    bindparam,
+    cast,
     create_engine,
     event,
     func,
@@ -31,10 +34,11 @@ from sqlalchemy import (
     inspect,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine, Row
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.schema import CreateIndex
 
@@ -105,15 +109,40 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(16)}"
 
 
+def _add_statement():
+    """INSERT INTO videos (...) SELECT :id, ... WHERE (the owner's queued + running jobs) < :max_active."""
+    table = Job.__table__
+    # literal values: an IN of bound values is expanded again at every execution
+    is_active = text(f"videos.status IN ({', '.join(repr(s) for s in ACTIVE)})")
+    active = (
+        select(func.count()).select_from(table).where(table.c.owner == bindparam("owner"), is_active)
+    ).scalar_subquery()
+    # typed: PostgreSQL cannot infer the type of a bare parameter in a SELECT list (a NULL would be text)
+    row = select(*[cast(bindparam(c.key, type_=c.type), c.type) for c in table.columns])
+    return insert(table).from_select(
+        [c.key for c in table.columns], row.where(active < bindparam("max_active", type_=Integer()))
+    )
+
+
+# The API's statements, built once: building one costs more CPU than running it on SQLite.
+_COLUMNS = list(Job.__table__.columns)
+_ADD = _add_statement()
+_VIEW = select(Job.__table__).where(Job.__table__.c.id == bindparam("id"))
+
+
 def make_engine(url: str, autocommit: bool = False) -> Engine:
     """An engine for `url`; SQLite gets WAL (readers never wait for the writer) and a busy timeout.
 
-    PostgreSQL: `autocommit` engines are for single-statement reads. Each round trip to the server is a
-    wake-up of its backend process, which on a machine whose cores the workers keep busy is what API
-    latency is made of; a read in a transaction costs four (pre-ping, BEGIN, SELECT, ROLLBACK), in
-    autocommit without pre-ping one. (JobStore retries such a read once if its connection had died.)
-    The read pool keeps 20 connections (more than the API's usual concurrency), so under load none is
-    opened and closed per request; bursts up to anyio's 40 threads get overflow connections.
+    `autocommit` engines are for single statements (reads, and writes that are one statement, so atomic
+    on their own). PostgreSQL: each round trip to the server is a wake-up of its backend process, which on
+    a machine whose cores the workers keep busy is what API latency is made of; a statement in a
+    transaction costs four (pre-ping, BEGIN, the statement, COMMIT/ROLLBACK), in autocommit without
+    pre-ping one. (JobStore retries such a statement once if its connection had died.) The pool keeps 20
+    connections (more than the API's usual concurrency), so under load none is opened and closed per
+    request; bursts up to anyio's 40 threads get overflow connections. SQLite: a write in autocommit holds
+    the database's one write lock only while SQLite runs the statement, not also while Python gets from
+    the statement to COMMIT, and a worker (at a low CPU priority) that loses its core in that window keeps
+    the API's writes waiting (SQLite's busy handler then sleeps 1, 2, 5, 10... ms between tries).
     """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -121,7 +150,8 @@ def make_engine(url: str, autocommit: bool = False) -> Engine:
         if autocommit:
             return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=20, max_overflow=20)
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=20)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    level = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **level)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record) -> None:
@@ -167,9 +197,8 @@ class JobStore:
         self.engine = make_engine(url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # reads that need no transaction around them (get, list, count): see make_engine. SQLite needs
-        # nothing of the kind (no server, and pysqlite opens no transaction for a SELECT)
-        self.reader = make_engine(url, autocommit=True) if self.is_postgres else self.engine
+        # single statements (reads, the API's insert, on SQLite the workers' updates): see make_engine
+        self.reader = make_engine(url, autocommit=True)
         self.reads = sessionmaker(self.reader, expire_on_commit=False)
         self.stale_after = stale_after
         self.max_attempts = max_attempts
@@ -179,17 +208,29 @@ class JobStore:
 
     # --- API side -------------------------------------------------------------------------------------
 
-    def add(self, job: Job, max_active: int | None = None) -> bool:
-        """Insert `job`; False (and nothing inserted) if its owner already has `max_active` queued or
-        running jobs. Core, not the ORM session: half the CPU per create (0.45-0.57 against 0.78-0.98 ms
-        with the count, SQLite), on cores the workers keep busy."""
-        table = Job.__table__
-        values = {c.key: v for c in table.columns if (v := getattr(job, c.key)) is not None}
-        with self.engine.begin() as c:
-            if max_active is not None and c.execute(self._active_count(job.owner)).scalar() >= max_active:
-                return False
-            c.execute(insert(table), values)
-        return True
+    def add(self, job: Job | SimpleNamespace, max_active: int | None = None) -> bool:
+        """Insert `job` (a Job, or any object with its columns as attributes); False (and nothing inserted) if its owner already has `max_active` queued or
+        running jobs. One statement (INSERT ... SELECT ... WHERE the count is under the limit), built once:
+        on SQLite the count and the insert are one atomic step under the write lock, on PostgreSQL one
+        round trip; and no ORM, no statement building per create, on cores the workers keep busy."""
+        values = {c.key: getattr(job, c.key) for c in _COLUMNS}
+        for column in _COLUMNS:  # the columns' Python defaults (progress 0, params "{}"...), as the ORM does
+            if values[column.key] is None and column.default is not None and column.default.is_scalar:
+                values[column.key] = column.default.arg
+        values["max_active"] = max_active if max_active is not None else 2**62
+        try:
+            return self._insert(values)
+        except DBAPIError as e:
+            if not e.connection_invalidated:
+                raise
+        try:  # once more on a new connection: pooled ones are not pinged before use (see make_engine)
+            return self._insert(values)
+        except IntegrityError:  # the same id: the first try had inserted it before its connection died
+            return True
+
+    def _insert(self, values: dict) -> bool:
+        with self.reader.connect() as c:
+            return c.execute(_ADD, values).rowcount == 1
 
     def _read(self, read, orm: bool = True):
         """`read(session)` in a read session (`orm=False`: `read(connection)`, without the ORM); once more
@@ -215,8 +256,7 @@ class JobStore:
         instrumented object: ~1 ms per read here), and the API does this read on cores the workers
         keep busy, where every millisecond of CPU is several of latency.
         """
-        query = select(Job.__table__).where(Job.id == job_id)
-        row = self._read(lambda c: c.execute(query).first(), orm=False)
+        row = self._read(lambda c: c.execute(_VIEW, {"id": job_id}).first(), orm=False)
         return row if row is not None and row.owner == owner else None
 
     def list(self, owner: str, after: str | None, limit: int, order: str) -> Page | None:
@@ -290,7 +330,7 @@ class JobStore:
             return job
         token = secrets.token_hex(16)
         oldest = select(Job.id).where(Job.status == "queued").order_by(Job.created_at, Job.id).limit(1)
-        with self.sessions.begin() as s:
+        with self._write() as s:
             claimed = s.execute(
                 update(Job)
                 .where(Job.id == oldest.scalar_subquery(), Job.status == "queued")
@@ -312,7 +352,8 @@ class JobStore:
         """Jobs of dead workers go back to the queue, or fail once they have cost `max_attempts` claims."""
         cutoff = time.time() - self.stale_after
         stale = (Job.status == "in_progress", Job.heartbeat_at < cutoff)
-        with self.sessions.begin() as s:
+        # two statements, each right on its own: the jobs to fail and those to re-queue are disjoint
+        with self._write() as s:
             s.execute(
                 update(Job)
                 .where(*stale, Job.attempts >= self.max_attempts)
@@ -332,13 +373,19 @@ class JobStore:
 
     def _update_mine(self, job_id: str, worker_id: str, values: dict) -> bool:
         """Update a job this worker still owns; False if it was deleted or taken away meanwhile."""
-        with self.sessions.begin() as s:
-            result = s.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == "in_progress")
-                .values(**values)
-            )
-        return result.rowcount == 1
+        statement = (
+            update(Job)
+            .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == "in_progress")
+            .values(**values)
+        )
+        with self._write() as c:
+            return c.execute(statement).rowcount == 1
+
+    def _write(self):
+        """A connection for the workers' writes that are single statements: on SQLite in autocommit, so each
+        holds the database's write lock only while SQLite runs it (see make_engine); on PostgreSQL a
+        transaction on a pinged connection (row locks there keep nobody else waiting)."""
+        return self.engine.begin() if self.is_postgres else self.reader.connect()
 
     def heartbeat(self, job_id: str, worker_id: str) -> bool:
         return self._update_mine(job_id, worker_id, {"heartbeat_at": time.time()})
