@@ -186,6 +186,21 @@ def test_reads_survive_dropped_connections(postgres):
     assert store.count_active("alice") == 1 and len(store.list("alice", None, 10, "asc").jobs) == 1
 
 
+@pytest.mark.postgres
+def test_add_survives_a_dropped_connection(postgres):
+    """The API's insert runs on the same unpinged connections as reads: one whose connection the server
+    dropped is retried once on a new one, and the job is there exactly once."""
+    store = JobStore(postgres.url)
+    add_jobs(store, 1, owner="carol")  # an insert connection is now pooled (the module's database: own owner)
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+    [second] = add_jobs(store, 1, owner="carol")
+    assert store.count_active("carol") == 2 and store.view(second, "carol").id == second
+
+
 def test_view_is_the_owners_row_with_the_jobs_fields(url):
     """The API's polling read (a Core row, not an ORM Job) sees what workers wrote, and only for the owner."""
     store = JobStore(url)

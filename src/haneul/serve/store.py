@@ -119,9 +119,10 @@ def _add_statement():
     ).scalar_subquery()
     # typed: PostgreSQL cannot infer the type of a bare parameter in a SELECT list (a NULL would be text)
     row = select(*[cast(bindparam(c.key, type_=c.type), c.type) for c in table.columns])
-    return insert(table).from_select(
+    statement = insert(table).from_select(
         [c.key for c in table.columns], row.where(active < bindparam("max_active", type_=Integer()))
     )
+    return statement.execution_options(preserve_rowcount=True)  # else an INSERT's rowcount is -1 (psycopg)
 
 
 # The API's statements, built once: building one costs more CPU than running it on SQLite.
@@ -217,7 +218,7 @@ class JobStore:
         for column in _COLUMNS:  # the columns' Python defaults (progress 0, params "{}"...), as the ORM does
             if values[column.key] is None and column.default is not None and column.default.is_scalar:
                 values[column.key] = column.default.arg
-        values["max_active"] = max_active if max_active is not None else 2**62
+        values["max_active"] = max_active if max_active is not None else 2**31 - 1  # SQL INTEGER
         try:
             return self._insert(values)
         except DBAPIError as e:
