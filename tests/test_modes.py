@@ -149,6 +149,19 @@ def test_colour_start_paints_the_prompts_colour_on_the_object_only():
         assert modes.colour_start(frames, prompt) is frames
 
 
+def test_colour_start_leaves_scattered_pixels_alone():
+    from haneul.world import vocab
+
+    rng = np.random.default_rng(0)
+    frames = np.tile(np.uint8(vocab.COLOURS["green"]), (3, 64, 64, 1))
+    ys, xs = rng.integers(0, 64, 40), rng.integers(0, 64, 40)  # 1% of the pixels, one here, one there
+    frames[:, ys, xs] = vocab.COLOURS["red"]
+    assert modes.colour_start(frames, "a blue ball rolls right on green grass") is frames
+    frames[:, 20:30, 20:30] = vocab.COLOURS["red"]  # the same colour as one object: painted
+    painted = modes.colour_start(frames, "a blue ball rolls right on green grass")
+    assert (painted[:, 25, 25] == vocab.COLOURS["blue"]).all()
+
+
 def test_edit_is_painted_but_extension_is_not(tiny_pipe, monkeypatch):
     seen = []
 

@@ -157,11 +157,13 @@ def colour_start(frames: np.ndarray, prompt: str) -> np.ndarray:
     in docs/modes.md). So the new colour is painted into the starting frames, and the model re-renders
     from there at the asked strength. Only when the prompt names exactly one object colour (the world's
     vocabulary, `parse_prompt`) that the frames lack, and another object colour is found (the commonest
-    palette colour that may stand on the prompt's backdrop); otherwise the frames are returned as they
-    are. The shift is additive (the object's shading is kept) and scaled by the scene's light, read as
+    palette colour that may stand on the prompt's backdrop, in one compact region); otherwise the frames
+    are returned as they are. The shift is additive (the object's shading is kept) and scaled by the scene's light, read as
     the ratio of the found colour to its palette value; it fades out between Lab distance 20 and 32 from
     the palette colour, as the world benchmark's detector draws object edges.
     """
+    import cv2
+
     from haneul.world import parse_prompt, vocab
 
     try:
@@ -177,21 +179,39 @@ def colour_start(frames: np.ndarray, prompt: str) -> np.ndarray:
     dist = _palette_distance(sample)
     near = np.where(dist.min(-1) < 20, dist.argmin(-1), -1)
     share = np.array([(near == i).mean() for i in range(len(names))])
-    # An object covers 0.2-30% of the pixels (less is texture or edges); the world never gives an object
+    # An object covers 0.2-15% of the pixels (less is texture or edges); the world never gives an object
     # a colour close to its backdrop's, so such pixels are backdrop texture (sand is near orange).
     allowed = set(vocab.allowed_colours(scene.background, scene.occluder))
-    found = [i for i, c in enumerate(names) if i != target and c in allowed and 0.002 <= share[i] < 0.3]
+    found = [i for i, c in enumerate(names) if i != target and c in allowed and 0.002 <= share[i] < 0.15]
     if share[target] >= 0.002 or not found:  # the colour is there already, or no object to move
         return frames
     source = max(found, key=lambda i: share[i])
+    if not _compact(near == source):  # scattered pixels (dark grass at night reads as black): no object
+        return frames
     observed = sample[near == source].astype(np.float32).mean(0)
     light = np.clip((observed + 8) / (np.float32(vocab.COLOURS[names[source]]) + 8), 0.3, 1.5)
     shift = np.float32(vocab.COLOURS[names[target]]) * light - observed
     out = np.empty_like(frames)
     for i, frame in enumerate(frames):  # frame by frame: the distances of a long video would not fit
-        weight = np.clip((32 - _palette_distance(frame[None])[0, ..., source]) / 12, 0, 1)[..., None]
+        d = _palette_distance(frame[None])[0, ..., source]
+        # soft edges (Lab 20 -> 32), but only next to the object's sure pixels, as the detector's hysteresis
+        near_object = cv2.dilate((d < 20).astype(np.uint8), np.ones((5, 5), np.uint8), iterations=2) > 0
+        weight = (np.clip((32 - d) / 12, 0, 1) * near_object)[..., None]
         out[i] = np.clip(frame + weight * shift, 0, 255).round()
     return out
+
+
+def _compact(masks: np.ndarray) -> bool:
+    """True if, in most frames that have any, the mask's pixels lie mostly (60%) in one connected region."""
+    import cv2
+
+    votes = []
+    for mask in masks:
+        if mask.sum() == 0:
+            continue
+        _, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        votes.append(stats[1:, cv2.CC_STAT_AREA].max() >= 0.6 * mask.sum())
+    return bool(votes) and np.mean(votes) >= 0.5
 
 
 def _palette_distance(frames: np.ndarray) -> np.ndarray:
