@@ -158,9 +158,9 @@ def colour_start(frames: np.ndarray, prompt: str) -> np.ndarray:
     from there at the asked strength. Only when the prompt names exactly one object colour (the world's
     vocabulary, `parse_prompt`) that the frames lack, and another object colour is found (the commonest
     palette colour that may stand on the prompt's backdrop, in one compact region); otherwise the frames
-    are returned as they are. The shift is additive (the object's shading is kept) and scaled by the scene's light, read as
-    the ratio of the found colour to its palette value; it fades out between Lab distance 20 and 32 from
-    the palette colour, as the world benchmark's detector draws object edges.
+    are returned as they are. The shift is additive (the object's shading is kept) and scaled by the
+    scene's light, read as the ratio of the found colour to its palette value; it fades out between Lab
+    distance 20 and 32 from the palette colour, as the world benchmark's detector draws object edges.
     """
     import cv2
 
