@@ -65,7 +65,11 @@ HEAD_K = 10  # the head compares a prompt with its 10 nearest neighbours of each
 # ...and blocks when their mean cosine similarity for a harmful class beats the benign one's by this margin.
 # Session 5 chose k, the margin and the neighbours by leave-one-split-out over the six labelled splits
 # (docs/safety.md): the margin giving the most recall with at most 1% false positives on the other splits was
-# 0.07, 0.07, 0.08, 0.08, 0.08 and 0.09 for the six folds; the median 0.08 is kept.
+# 0.07, 0.07, 0.08, 0.08, 0.08 and 0.09 for the six folds; the median 0.08 is kept. Session 6's policy gives
+# 0.06, 0.09, 0.09, 0.09, 0.09, 0.09, but the rules now block every block row of the training folds, so their
+# recall no longer tells margins apart and the lower-fpr tie-break alone picks 0.09; on the session's probe
+# prompts (docs/safety.md; development data by then) 0.09 missed 4 more of 221 violating ones and refused no
+# fewer of 325 benign ones.
 HEAD_MARGIN = 0.08
 # The labelled prompts of these splits are neighbours of the head too (their labels, sexual_minors read as
 # sexual; the name categories left out): blind splits brought phrasings no exemplar had, and every split added
