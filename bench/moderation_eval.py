@@ -6,9 +6,11 @@ prompts (a split not in NEIGHBOUR_SPLITS, such as a new blind one, is never amon
 the splits were written: "dev" prompts were written before the policy and then used while developing it
 (their errors were looked at and the policy grew with them); "holdout" to "holdout4" were each written (the
 later ones blind, by someone who had not seen the policy), scored once, then used to develop the policy, so
-they are development data now (session 4 looked at holdout4's errors). "holdout5" is written blind and is
-appended to the data file only for its single final scoring: it is the held-out one, and the last line is its
-figure. Until it is appended the last line says so.
+they are development data now (session 4 looked at holdout4's errors). "holdout5" was written blind, scored
+once (session 5) and then used for development in session 6. "holdout6" (416 prompts written blind in session
+6 by a helper who never opened the policy, the moderator's code or the labelled set; 9 that repeated earlier
+splits' prompts word for word were dropped, 407 kept) was appended for its single scoring at the end of
+session 6: it is the held-out one, and the last line is its figure.
 Prints per-category precision and recall, the misses and false positives, the same recall/FPR for the
 rules alone and the embedding head alone (which part earns what), load time and time per prompt, the
 frame check's cost on a 33-frame 128x128 clip; the last line is `recall_block=... fpr_allow=...` on the newest held-out split.
@@ -33,7 +35,7 @@ DATA = Path(__file__).parents[1] / "src/haneul/safety/data/moderation_prompts.js
 # Splits in the order they were written. Each earlier one was scored once and then used to develop the policy,
 # so only the last split is held out; when the policy changes after seeing it, a fresh split must be added.
 # `--errors` never prints the last split's errors (so they cannot leak into tuning).
-SPLITS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5")
+SPLITS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6")
 
 
 def load_rows(path: Path = DATA) -> list[dict]:
@@ -73,8 +75,8 @@ def breakdown(rows: list[dict], preds: list[str | None], key: str) -> None:
 def cross_validate(rows: list[dict], rules_only: list[str | None], verdicts: list) -> None:
     """Leave one development split out: choose the head's margin on the other splits (the most recall with at
     most 1% false positives there), score the left-out split with it. `verdicts` already come from heads
-    without the left-out split's prompts among their neighbours; the rules were written looking at dev to
-    holdout4, so only holdout5's figure is free of them."""
+    without the left-out split's prompts among their neighbours; the rules were written looking at every
+    development split, so this is a development figure; only the last split's is held out."""
     dev = [s for s in SPLITS[:-1] if any(r["split"] == s for r in rows)]
     grid = [round(0.04 + 0.01 * i, 2) for i in range(14)]
 
