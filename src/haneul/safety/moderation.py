@@ -251,7 +251,22 @@ def _unseparate(word: str, known: Callable[[str], bool]) -> str:
     """"ex-plicit", "mur.der", "self-harm" -> one word when that is a word the policy knows; "t-shirt" stays
     two words."""
     joined = re.sub(r"[-._*~+]", "", word)
-    return joined if known(joined) else word
+    if known(joined):
+        return joined
+    return _unmask(word, known) or word
+
+
+def _unmask(word: str, known: Callable[[str], bool]) -> str | None:
+    """A word with one or two letters masked by "*" ("tr*mp", "s*icide", "sw*ft"), as the policy word it
+    hides, if exactly one letter per mask makes one; None otherwise."""
+    if not 1 <= word.count("*") <= 2 or not re.fullmatch(r"[a-z]+(?:\*[a-z]*)+", word):
+        return None
+    candidates = [""]
+    for part in word.split("*")[:-1]:
+        candidates = [c + part + ch for c in candidates for ch in "abcdefghijklmnopqrstuvwxyz"]
+    found = {c + word.rsplit("*", 1)[1] for c in candidates}
+    hits = sorted(w for w in found if known(w))
+    return hits[0] if len(hits) == 1 else None
 
 
 def _repair(token: str, known: Callable[[str], bool]) -> str:
@@ -263,6 +278,11 @@ def _repair(token: str, known: Callable[[str], bool]) -> str:
         unleet = token.translate(_LEET)
         if unleet != token and known(unleet):
             return unleet
+    # Cyrillic "у" looks like "y" but stands in for "u" too ("sуiсidе" folds to "syicide")
+    if "y" in token and len(token) >= 5:
+        as_u = token.replace("y", "u")
+        if known(as_u):
+            return as_u
     if _RUN.search(token):
         for candidate in (_RUN.sub(r"\1", token), _RUN.sub(r"\1\1", token)):
             for cand in (candidate, re.sub(r"([a-z])\1", r"\1", candidate)):
