@@ -75,8 +75,9 @@ HEAD_MARGIN = 0.08
 # sexual; the name categories left out): blind splits brought phrasings no exemplar had, and every split added
 # as neighbours raised recall on the next one (leave-one-split-out, docs/safety.md). A new blind split must
 # NOT be added here before its single scoring; bench/moderation_eval.py scores each split with a head that
-# leaves that split out.
-NEIGHBOUR_SPLITS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5")
+# leaves that split out. holdout6 joined after its single scoring: with holdout5 among the neighbours the head
+# blocked 127 of holdout6's 183 violating prompts, 124 without (same benign refusals; docs/safety.md).
+NEIGHBOUR_SPLITS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6")
 LABELLED = Path(__file__).parent / "data" / "moderation_prompts.jsonl"
 # A prompt of several clauses is also judged clause by clause (the worst clause counts): a harmful clause in a
 # long scene is diluted in the mean-pooled embedding of the whole. At most this many clauses of 3+ words.
