@@ -95,6 +95,23 @@ def test_long_video_is_made_window_by_window(tiny_pipe):
     assert steps[-1] > 2  # more than one window was sampled
 
 
+def test_long_video_caption_describes_one_window(tiny_pipe, monkeypatch):
+    """Every window sees the caption, so the expander is asked for one window's length, not the minute."""
+    from haneul.prompting.expand import Expansion
+
+    asked = []
+
+    class Recorder:
+        def expand(self, prompt, seed=0, **shape):
+            asked.append(shape["num_frames"])
+            return Expansion(caption=prompt)
+
+    monkeypatch.setattr(tiny_pipe, "expander", Recorder())
+    tiny_pipe.generate("a ball", num_frames=41, num_steps=1)
+    tiny_pipe.generate("a ball", num_frames=9, num_steps=1)
+    assert asked == [tiny_pipe.spec.max_frames, 9]
+
+
 def test_given_first_frame_is_held(tiny_pipe):
     """Image-to-video: the first latent frame is the image's latent at every step, so the first frame is its decode."""
     rng = np.random.default_rng(0)

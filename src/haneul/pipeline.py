@@ -282,6 +282,10 @@ class Pipeline:
         caption = request["prompt"]
         if expand and self.expander is not None:  # recaptioning: the caption is moderated too
             shape = {k: request[k] for k in ("width", "height", "num_frames", "fps")}
+            # A long video is made window by window and every window sees this caption: describe one
+            # window's worth of time, as in training (a minute-long caption puts its events at times no
+            # window has, e.g. "hidden from 0.0 to 60.0 s").
+            shape["num_frames"] = min(shape["num_frames"], self.spec.max_frames)
             expansion = self.expander.expand(caption, seed=seed, **shape)
             check_prompt(expansion.caption)
             caption, request["expansion"] = expansion.caption, expansion.to_dict()
