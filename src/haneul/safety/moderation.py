@@ -69,7 +69,8 @@ HEAD_K = 10  # the head compares a prompt with its 10 nearest neighbours of each
 # 0.06, 0.09, 0.09, 0.09, 0.09, 0.09, but the rules now block every block row of the training folds, so their
 # recall no longer tells margins apart and the lower-fpr tie-break alone picks 0.09; on the session's probe
 # prompts (docs/safety.md; development data by then) 0.09 missed 4 more of 221 violating ones and refused no
-# fewer of 325 benign ones.
+# fewer of 325 benign ones. With holdout6 among the splits and the neighbours (after its scoring) the folds
+# choose 0.07, 0.08, 0.08, 0.08, 0.08, 0.08: 0.08 again.
 HEAD_MARGIN = 0.08
 # The labelled prompts of these splits are neighbours of the head too (their labels, sexual_minors read as
 # sexual; the name categories left out): blind splits brought phrasings no exemplar had, and every split added
