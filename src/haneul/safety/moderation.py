@@ -293,6 +293,14 @@ def _repair(token: str, known: Callable[[str], bool]) -> str:
     return token
 
 
+# A Korean name with its surname typed in Latin letters, glued to the given name in Hangul ("s0n흥민", "kim연아")
+_SURNAMES = {
+    "son": "손", "kim": "김", "lee": "이", "park": "박", "choi": "최", "jung": "정", "kang": "강", "cho": "조",
+    "yoon": "윤", "jang": "장", "lim": "임", "shin": "신", "han": "한", "oh": "오", "seo": "서", "kwon": "권",
+}
+_SURNAME_LATIN = re.compile(r"(?<![a-z0-9])(?:" + "|".join(_SURNAMES) + r")(?=[가-힣]{2})")
+
+
 def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool] = lambda w: False) -> str:
     """The prompt as lower-case words separated by single spaces, obfuscation undone, Korean glossed.
 
@@ -302,6 +310,7 @@ def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool
     text = re.sub(r"['’`]", "", text)
     text = _SEPARATED.sub(lambda m: _unseparate(m.group(), known), text)
     text = re.sub(r"(?<=[가-힣])[0-9a-z]{1,2}(?=[가-힣])", " ", text)  # "자1살", "자x살": a syllable wedged apart
+    text = _SURNAME_LATIN.sub(lambda m: _SURNAMES[m.group()], text)  # "s0n흥민" -> "손흥민"
     tokens = []
     # two or more spaces end a spelled-out word: "s l i t t i n g  a  t h r o a t"
     for chunk in re.split(r"\s{2,}", text):
