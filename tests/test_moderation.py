@@ -162,7 +162,9 @@ def test_korean_gloss_reads_conjugated_stems_and_keeps_keys_inside_words(moderat
     norm = moderator.policy.normalize
     assert "jump off" in norm("곧 뛰어내릴 듯")  # 뛰어내리 + ㄹ: the stem key reads its fused ending
     assert "taking off" not in norm("공이 화면을 벗어난다")  # 벗어나다 (leave), not 벗어 (undress)
-    assert "explicit" not in norm("호수 위에 떠 있는 배")  # 수위 starts inside 호수 and may not cross the space
+    assert "explicit" not in norm(
+        "호수 위에 떠 있는 배"
+    )  # 수위 starts inside 호수 and may not cross the space
     assert norm("수건이 떨어지고 카메라가 그녀의 몸을 훑는다").split()[:3] == ["towel", "falling", "camera"]
 
 

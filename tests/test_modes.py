@@ -65,7 +65,7 @@ def test_extend_starts_from_a_guessed_continuation(tiny_pipe, monkeypatch, backw
     calls = record_generate_calls(tiny_pipe, monkeypatch)
     source = clip(13)
     modes.extend(tiny_pipe, "a ball", source, seconds=1.0, backward=backward, num_steps=2)
-    (kwargs, _), = calls
+    ((kwargs, _),) = calls
     prior = kwargs["init_video"]
     assert kwargs["strength"] == modes.PRIOR_STRENGTH and len(prior) == kwargs["num_frames"] == 17
     if backward:  # the input's first frames carried backward over the new frames, then the context itself
@@ -74,9 +74,7 @@ def test_extend_starts_from_a_guessed_continuation(tiny_pipe, monkeypatch, backw
     else:
         assert np.array_equal(prior[:9], source[-9:])
         assert np.array_equal(prior[9:], modes.extrapolate(source[-9:], 8))
-    modes.extend(
-        tiny_pipe, "a ball", source, seconds=1.0, backward=backward, num_steps=2, prior_strength=1.0
-    )
+    modes.extend(tiny_pipe, "a ball", source, seconds=1.0, backward=backward, num_steps=2, prior_strength=1.0)
     assert "init_video" not in calls[1][0] and "strength" not in calls[1][0]  # 1.0: pure noise, as before
     with pytest.raises(InputError, match="prior_strength"):
         modes.extend(tiny_pipe, "a ball", source, num_steps=1, prior_strength=0.0)
@@ -115,7 +113,9 @@ def test_extrapolate_carries_motion_and_light_on():
     future = modes.extrapolate(frames, 6)
     truth = moving_square(14, step=2, light=1.0)[8:]
     xs = [centre_x(f) for f in future]
-    assert all(abs(x - centre_x(t)) <= 2.5 for x, t in zip(xs, truth, strict=True))  # held: 12 px off at the end
+    assert all(
+        abs(x - centre_x(t)) <= 2.5 for x, t in zip(xs, truth, strict=True)
+    )  # held: 12 px off at the end
     assert abs(float(future[-1, :8, 40:, 1].mean()) - float(truth[-1, :8, 40:, 1].mean())) <= 1.5
     past = modes.extrapolate_back(frames, 4)
     assert centre_x(past[0]) < centre_x(past[-1]) < centre_x(frames[0])  # what came before: further left
@@ -127,7 +127,7 @@ def test_join_starts_from_a_fade_between_the_clips(tiny_pipe, monkeypatch):
     calls = record_generate_calls(tiny_pipe, monkeypatch)
     a, b = clip(13, seed=3), clip(13, seed=4)
     modes.join(tiny_pipe, "a ball", a, b, seconds=1.0, num_steps=2)
-    (kwargs, _), = calls
+    ((kwargs, _),) = calls
     prior = kwargs["init_video"]
     assert np.array_equal(prior[:9], a[-9:]) and np.array_equal(prior[-8:], b[:8])
     bridge = modes.crossfade(modes.extrapolate(a[-9:], 8), modes.extrapolate_back(b[:8], 8))

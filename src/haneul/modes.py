@@ -105,14 +105,18 @@ def extrapolate(frames: np.ndarray, n: int, span: int = 4) -> np.ndarray:
 
     span = max(1, min(span, len(frames) - 1))
     last = frames[-1]
-    velocity = -_flow(last, frames[-1 - span]) / span  # (H, W, 2) pixels per frame, at the last frame's pixels
+    velocity = (
+        -_flow(last, frames[-1 - span]) / span
+    )  # (H, W, 2) pixels per frame, at the last frame's pixels
     drift = (last.astype(np.float32).mean((0, 1)) - frames[-1 - span].astype(np.float32).mean((0, 1))) / span
     speed = np.linalg.norm(velocity, axis=-1)
     moving = speed > 0.25
     h, w = speed.shape
     base = last
     if 0 < moving.mean() < 0.5:  # objects moving over a still background: uncover the background
-        base = cv2.inpaint(last, cv2.dilate(moving.astype(np.uint8), np.ones((3, 3), np.uint8)), 3, cv2.INPAINT_TELEA)
+        base = cv2.inpaint(
+            last, cv2.dilate(moving.astype(np.uint8), np.ones((3, 3), np.uint8)), 3, cv2.INPAINT_TELEA
+        )
     ys, xs = np.nonzero(moving)
     order = np.argsort(speed[ys, xs])
     ys, xs = ys[order], xs[order]
@@ -135,7 +139,16 @@ def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     flows = np.stack(
         [
             cv2.calcOpticalFlowFarneback(
-                np.ascontiguousarray(a[..., c]), np.ascontiguousarray(b[..., c]), None, 0.5, 4, 21, 5, 7, 1.5, 0
+                np.ascontiguousarray(a[..., c]),
+                np.ascontiguousarray(b[..., c]),
+                None,
+                0.5,
+                4,
+                21,
+                5,
+                7,
+                1.5,
+                0,
             )
             for c in range(3)
         ]

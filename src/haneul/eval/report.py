@@ -116,9 +116,7 @@ def video_section(result: VideoResult) -> str:
         f'<section id="{html.escape(result.id)}"><h3>{html.escape(result.id)}: {html.escape(result.prompt)}</h3>'
         f'<p class="meta">{result.width}x{result.height}, {result.num_frames} frames, seed {result.seed}, '
         f"targets: {html.escape(targets)}, file: {html.escape(str(result.file or '-'))}</p>"
-        f"<table><tr>{heads}</tr><tr>{cells}</tr></table>"
-        + _pictures(result)
-        + "</section>"
+        f"<table><tr>{heads}</tr><tr>{cells}</tr></table>" + _pictures(result) + "</section>"
     )
 
 

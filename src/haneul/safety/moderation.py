@@ -118,7 +118,8 @@ _ZERO_WIDTH = dict.fromkeys(
 )
 _HOMOGLYPHS = str.maketrans(
     # Cyrillic and Greek letters that look Latin (after lower-casing), then small capitals (NFKC keeps them)
-    "аеёіїјкмнорсѕтухԁɡαβεικνορτυχωьъ" + "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ"
+    "аеёіїјкмнорсѕтухԁɡαβεικνορτυχωьъ"
+    + "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ"
     # session 6: more look-alikes (Cyrillic п г в ш һ ӏ ԝ ү ѵ, Greek η γ μ, Latin letters NFKD keeps, currency)
     + "пгвшһӏԝүѵηγμıȷɑøłđħð€¢¥",
     "aeeiijkmhopcstyxdgabeikvoptuxwbb" + "abcdefghijklmnoprstuvwyz" + "nrbwhlwyvnyuijaoldhdecy",
@@ -129,15 +130,63 @@ _EMOJI_LETTERS = {"❌": "x", "✖": "x", "✕": "x", "✗": "x", "⭕": "o", "�
     chr(base + i): chr(ord("a") + i) for base in (0x1F170, 0x1F150, 0x1F1E6) for i in range(26)
 }
 _EMOJI_WORDS = {
-    "🔫": "gun", "🔪": "knife", "🗡": "dagger", "⚔": "swords", "💣": "bomb", "🧨": "explosive",
-    "💥": "explosion", "💊": "pills", "💉": "syringe", "🩸": "blood", "🩹": "bandage", "💀": "skull",
-    "☠": "skull", "⚰": "coffin", "🪦": "grave", "🪓": "axe", "🪢": "rope", "🔥": "fire", "✂": "scissors",
-    "🍆": "eggplant", "🍑": "peach", "👅": "tongue", "👙": "bikini", "🩲": "underwear", "🔞": "nsfw", "🤰": "pregnant",
-    "👶": "baby", "🧒": "child", "👧": "girl", "👦": "boy", "👩": "woman", "👨": "man", "🧑": "person",
-    "👴": "old man", "👵": "old woman", "🐒": "monkey", "🐵": "monkey", "🦍": "ape", "🐀": "rat", "🪳": "cockroach",
-    "🐷": "pig", "🐶": "dog", "🐱": "cat", "🚗": "car", "🚆": "train", "🏫": "school", "🛁": "bathtub",
-    "🚿": "shower", "🛏": "bed", "📸": "camera", "📷": "camera", "🎥": "camera", "🚬": "cigarette", "🧠": "brain",
-    "🦴": "bone", "🍺": "beer", "🏳️‍🌈": "rainbow flag",
+    "🔫": "gun",
+    "🔪": "knife",
+    "🗡": "dagger",
+    "⚔": "swords",
+    "💣": "bomb",
+    "🧨": "explosive",
+    "💥": "explosion",
+    "💊": "pills",
+    "💉": "syringe",
+    "🩸": "blood",
+    "🩹": "bandage",
+    "💀": "skull",
+    "☠": "skull",
+    "⚰": "coffin",
+    "🪦": "grave",
+    "🪓": "axe",
+    "🪢": "rope",
+    "🔥": "fire",
+    "✂": "scissors",
+    "🍆": "eggplant",
+    "🍑": "peach",
+    "👅": "tongue",
+    "👙": "bikini",
+    "🩲": "underwear",
+    "🔞": "nsfw",
+    "🤰": "pregnant",
+    "👶": "baby",
+    "🧒": "child",
+    "👧": "girl",
+    "👦": "boy",
+    "👩": "woman",
+    "👨": "man",
+    "🧑": "person",
+    "👴": "old man",
+    "👵": "old woman",
+    "🐒": "monkey",
+    "🐵": "monkey",
+    "🦍": "ape",
+    "🐀": "rat",
+    "🪳": "cockroach",
+    "🐷": "pig",
+    "🐶": "dog",
+    "🐱": "cat",
+    "🚗": "car",
+    "🚆": "train",
+    "🏫": "school",
+    "🛁": "bathtub",
+    "🚿": "shower",
+    "🛏": "bed",
+    "📸": "camera",
+    "📷": "camera",
+    "🎥": "camera",
+    "🚬": "cigarette",
+    "🧠": "brain",
+    "🦴": "bone",
+    "🍺": "beer",
+    "🏳️‍🌈": "rainbow flag",
 }
 _EMOJI = str.maketrans(_EMOJI_LETTERS | {k: f" {v} " for k, v in _EMOJI_WORDS.items() if len(k) == 1})
 _LEET = str.maketrans("0134579@$!|", "oieastgasil")
@@ -250,7 +299,7 @@ _RUN = re.compile(r"([a-z])\1{2,}")
 
 
 def _unseparate(word: str, known: Callable[[str], bool]) -> str:
-    """"ex-plicit", "mur.der", "self-harm" -> one word when that is a word the policy knows; "t-shirt" stays
+    """ "ex-plicit", "mur.der", "self-harm" -> one word when that is a word the policy knows; "t-shirt" stays
     two words."""
     joined = re.sub(r"[-._*~+]", "", word)
     if known(joined):
@@ -295,8 +344,22 @@ def _repair(token: str, known: Callable[[str], bool]) -> str:
 
 # A Korean name with its surname typed in Latin letters, glued to the given name in Hangul ("s0n흥민", "kim연아")
 _SURNAMES = {
-    "son": "손", "kim": "김", "lee": "이", "park": "박", "choi": "최", "jung": "정", "kang": "강", "cho": "조",
-    "yoon": "윤", "jang": "장", "lim": "임", "shin": "신", "han": "한", "oh": "오", "seo": "서", "kwon": "권",
+    "son": "손",
+    "kim": "김",
+    "lee": "이",
+    "park": "박",
+    "choi": "최",
+    "jung": "정",
+    "kang": "강",
+    "cho": "조",
+    "yoon": "윤",
+    "jang": "장",
+    "lim": "임",
+    "shin": "신",
+    "han": "한",
+    "oh": "오",
+    "seo": "서",
+    "kwon": "권",
 }
 _SURNAME_LATIN = re.compile(r"(?<![a-z0-9])(?:" + "|".join(_SURNAMES) + r")(?=[가-힣]{2})")
 
@@ -309,7 +372,9 @@ def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool
     text = re.sub(r"['’`]s\b", "", text)  # possessive: "woman's throat" -> "woman throat"
     text = re.sub(r"['’`]", "", text)
     text = _SEPARATED.sub(lambda m: _unseparate(m.group(), known), text)
-    text = re.sub(r"(?<=[가-힣])[0-9a-z]{1,2}(?=[가-힣])", " ", text)  # "자1살", "자x살": a syllable wedged apart
+    text = re.sub(
+        r"(?<=[가-힣])[0-9a-z]{1,2}(?=[가-힣])", " ", text
+    )  # "자1살", "자x살": a syllable wedged apart
     text = _SURNAME_LATIN.sub(lambda m: _SURNAMES[m.group()], text)  # "s0n흥민" -> "손흥민"
     tokens = []
     # two or more spaces end a spelled-out word: "s l i t t i n g  a  t h r o a t"
@@ -326,8 +391,32 @@ def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool
 # What may follow a name inside a Korean word: particles ("트럼프가", "손흥민이랑", "피카츄처럼"). Anything else
 # means the name is only the start of another word: 메시지 (message) is not 메시, 토르티야 (tortilla) not 토르.
 _PARTICLES = (
-    "이", "가", "은", "는", "을", "를", "의", "와", "과", "랑", "에", "도", "만", "처럼", "한테", "로", "으로",
-    "하고", "님", "씨", "같", "나", "까지", "부터", "보다", "께",
+    "이",
+    "가",
+    "은",
+    "는",
+    "을",
+    "를",
+    "의",
+    "와",
+    "과",
+    "랑",
+    "에",
+    "도",
+    "만",
+    "처럼",
+    "한테",
+    "로",
+    "으로",
+    "하고",
+    "님",
+    "씨",
+    "같",
+    "나",
+    "까지",
+    "부터",
+    "보다",
+    "께",
 )
 
 
@@ -433,7 +522,7 @@ def _one_edit(a: str, b: str) -> bool:
         return True
     if abs(len(a) - len(b)) > 1:
         return False
-    i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    i = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
     if len(a) == len(b):
         return a[i + 1 :] == b[i + 1 :] or (a[i + 2 :] == b[i + 2 :] and a[i : i + 2] == b[i : i + 2][::-1])
     longer, shorter = (a, b) if len(a) > len(b) else (b, a)
@@ -820,9 +909,7 @@ class Moderator:
             return ModerationResult(True, None, 0.0, "")
         score = min(max(head.similarity, 0.0), 0.999)
         if head.blocks:
-            reason = (
-                f"embedding head: {head.margin:+.2f} nearer {head.category} than benign (like {head.nearest!r})"
-            )
+            reason = f"embedding head: {head.margin:+.2f} nearer {head.category} than benign (like {head.nearest!r})"
             return ModerationResult(False, self._minors(head.category, ruled), score, reason)
         return ModerationResult(True, None, score, "")
 

@@ -225,7 +225,9 @@ def tile_pattern(generation_id: str, key: str | None = None) -> np.ndarray:
     return pattern / np.sqrt((pattern**2).mean())
 
 
-def informed_pattern(frames: np.ndarray, generation_id: str, rms: float, key: str | None = None) -> np.ndarray:
+def informed_pattern(
+    frames: np.ndarray, generation_id: str, rms: float, key: str | None = None
+) -> np.ndarray:
     """A (TILE, TILE) pattern of RMS `rms` (8-bit levels) shaped against this host, as the detector sees it.
 
     The detector reads each ring coefficient's phase; the host's own texture puts a random phase there,

@@ -129,8 +129,9 @@ def worker(
     max_jobs: int = typer.Option(None, help="Exit after this many jobs (default: run until stopped)."),
     nice: int = typer.Option(10, help="Lower this process's CPU priority so the API stays responsive."),
     threads: int = typer.Option(
-        0, help="torch threads for generation (0: torch's default, one per core). With several workers on "
-        "one machine, cores / workers: more threads than cores only wait for each other."
+        0,
+        help="torch threads for generation (0: torch's default, one per core). With several workers on "
+        "one machine, cores / workers: more threads than cores only wait for each other.",
     ),
     parent_pid: int = typer.Option(None, hidden=True, help="Exit when this process (haneul serve) is gone."),
     expander_url: str = EXPANDER_URL,
