@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from haneul.safety.moderation import CATEGORIES, HEAD_CATEGORIES, NEIGHBOUR_SPLITS, POLICY_DIR, Moderator
+from haneul.safety.moderation import CATEGORIES, NEIGHBOUR_SPLITS, POLICY_DIR, Moderator, neighbour_rows
 
 DATA = Path(__file__).parents[1] / "src/haneul/safety/data/moderation_prompts.jsonl"
 # Splits in the order they were written. Each earlier one was scored once and then used to develop the policy,
@@ -109,11 +109,7 @@ def leave_out(moderator: Moderator, split: str) -> Moderator:
     if moderator.head is None or split not in NEIGHBOUR_SPLITS:
         return moderator
     n_exemplars = sum(1 for ln in (POLICY_DIR / "exemplars.jsonl").open() if ln.strip())
-    keep = [True] * n_exemplars
-    for r in load_rows():  # the filter of labelled_neighbours, in file order
-        category = (r["category"] or "").replace("sexual_minors", "sexual")
-        if r["split"] in NEIGHBOUR_SPLITS and (r["label"] == "allow" or category in HEAD_CATEGORIES):
-            keep.append(r["split"] != split)
+    keep = [True] * n_exemplars + [r["split"] != split for r in neighbour_rows()]
     assert len(keep) == len(moderator.head.texts), "neighbours out of step with Moderator.load"
     head = copy.copy(moderator.head)
     mask = torch.tensor(keep)
@@ -186,10 +182,7 @@ def main() -> None:
     ]
     head_preds, verdicts = [], []
     for r in rows:
-        mod = by_split[r["split"]]
-        ruled = mod.policy.without_allowed(mod.policy.normalize(r["text"])) or " "
-        parts = [ruled, *mod.clauses(r["text"])]
-        verdict = mod._worst(dict(zip(parts, mod.head.verdicts(parts), strict=True)), parts)
+        verdict = by_split[r["split"]].head_verdict(r["text"])
         verdicts.append(verdict)
         head_preds.append("x" if verdict.blocks else None)
     for name, p in (("rules only", rules_only), ("head only", head_preds), ("combined", preds)):

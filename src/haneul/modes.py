@@ -87,11 +87,6 @@ def crossfade(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.round((1 - w) * a + w * b).astype(np.uint8)
 
 
-def hold(frame: np.ndarray, n: int) -> np.ndarray:
-    """`frame` repeated n times: (n, H, W, 3)."""
-    return np.repeat(frame[None], n, axis=0)
-
-
 def extrapolate(frames: np.ndarray, n: int, span: int = 4) -> np.ndarray:
     """n frames continuing `frames` past its last one, at the motion and light change of its last `span`
     steps: (n, H, W, 3) uint8. A rough guess, good enough as the starting point of sampling.
@@ -105,9 +100,8 @@ def extrapolate(frames: np.ndarray, n: int, span: int = 4) -> np.ndarray:
 
     span = max(1, min(span, len(frames) - 1))
     last = frames[-1]
-    velocity = (
-        -_flow(last, frames[-1 - span]) / span
-    )  # (H, W, 2) pixels per frame, at the last frame's pixels
+    # (H, W, 2) pixels per frame, at the last frame's pixels
+    velocity = -_flow(last, frames[-1 - span]) / span
     drift = (last.astype(np.float32).mean((0, 1)) - frames[-1 - span].astype(np.float32).mean((0, 1))) / span
     speed = np.linalg.norm(velocity, axis=-1)
     moving = speed > 0.25
@@ -142,13 +136,13 @@ def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                 np.ascontiguousarray(a[..., c]),
                 np.ascontiguousarray(b[..., c]),
                 None,
-                0.5,
-                4,
-                21,
-                5,
-                7,
-                1.5,
-                0,
+                pyr_scale=0.5,
+                levels=4,
+                winsize=21,
+                iterations=5,
+                poly_n=7,
+                poly_sigma=1.5,
+                flags=0,
             )
             for c in range(3)
         ]

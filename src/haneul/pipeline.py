@@ -311,14 +311,13 @@ class Pipeline:
             list(conditions), width, height, num_frames, latent_shape
         )
         init_latents = None
-        if init_video is not None and recolour and not conditions:
-            from haneul.modes import colour_start  # modes builds on the pipeline: imported here
-
-            init_video = colour_start(
-                self._fit_duration(init_video, width, height, num_frames), request["prompt"]
-            )
         if init_video is not None:
-            init_latents = self._encode_init_video(init_video, width, height, num_frames)
+            start_frames = self._fit_duration(init_video, width, height, num_frames)
+            if recolour and not conditions:
+                from haneul.modes import colour_start  # modes builds on the pipeline: imported here
+
+                start_frames = colour_start(start_frames, request["prompt"])
+            init_latents = self._encode(start_frames).cpu()
         generator = torch.Generator().manual_seed(seed)
 
         # 4. denoise, window by window along time
@@ -455,9 +454,6 @@ class Pipeline:
         if len(frames) < num_frames:  # hold the last frame: an edit keeps the requested duration
             frames = np.concatenate([frames, np.repeat(frames[-1:], num_frames - len(frames), axis=0)])
         return frames[:num_frames]
-
-    def _encode_init_video(self, video: np.ndarray, width: int, height: int, num_frames: int) -> torch.Tensor:
-        return self._encode(self._fit_duration(video, width, height, num_frames)).cpu()
 
     def _denoise(
         self,

@@ -186,9 +186,8 @@ _EMOJI_WORDS = {
     "🧠": "brain",
     "🦴": "bone",
     "🍺": "beer",
-    "🏳️‍🌈": "rainbow flag",
 }
-_EMOJI = str.maketrans(_EMOJI_LETTERS | {k: f" {v} " for k, v in _EMOJI_WORDS.items() if len(k) == 1})
+_EMOJI = str.maketrans(_EMOJI_LETTERS | {k: f" {v} " for k, v in _EMOJI_WORDS.items()})
 _LEET = str.maketrans("0134579@$!|", "oieastgasil")
 _LEET_INSIDE = re.compile(r"(?<=[a-z])[0134579@$!|]+(?=[a-z])|(?<=[a-z]{2})[0134579@$!]+(?![a-z0-9])")
 
@@ -372,9 +371,8 @@ def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool
     text = re.sub(r"['’`]s\b", "", text)  # possessive: "woman's throat" -> "woman throat"
     text = re.sub(r"['’`]", "", text)
     text = _SEPARATED.sub(lambda m: _unseparate(m.group(), known), text)
-    text = re.sub(
-        r"(?<=[가-힣])[0-9a-z]{1,2}(?=[가-힣])", " ", text
-    )  # "자1살", "자x살": a syllable wedged apart
+    # "자1살", "자x살": a syllable wedged apart
+    text = re.sub(r"(?<=[가-힣])[0-9a-z]{1,2}(?=[가-힣])", " ", text)
     text = _SURNAME_LATIN.sub(lambda m: _SURNAMES[m.group()], text)  # "s0n흥민" -> "손흥민"
     tokens = []
     # two or more spaces end a spelled-out word: "s l i t t i n g  a  t h r o a t"
@@ -390,33 +388,8 @@ def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool
 
 # What may follow a name inside a Korean word: particles ("트럼프가", "손흥민이랑", "피카츄처럼"). Anything else
 # means the name is only the start of another word: 메시지 (message) is not 메시, 토르티야 (tortilla) not 토르.
-_PARTICLES = (
-    "이",
-    "가",
-    "은",
-    "는",
-    "을",
-    "를",
-    "의",
-    "와",
-    "과",
-    "랑",
-    "에",
-    "도",
-    "만",
-    "처럼",
-    "한테",
-    "로",
-    "으로",
-    "하고",
-    "님",
-    "씨",
-    "같",
-    "나",
-    "까지",
-    "부터",
-    "보다",
-    "께",
+_PARTICLES = tuple(
+    "이 가 은 는 을 를 의 와 과 랑 에 도 만 처럼 한테 로 으로 하고 님 씨 같 나 까지 부터 보다 께".split()
 )
 
 
@@ -673,19 +646,24 @@ def _read_exemplars(path: Path) -> tuple[list[str], list[str]]:
     return [r["text"] for r in rows], [r["category"] for r in rows]
 
 
-def labelled_neighbours(splits: tuple[str, ...] = NEIGHBOUR_SPLITS, path: Path = LABELLED):
-    """(texts, labels) of the labelled prompts of `splits` that the head can learn from: benign for allow rows,
-    the category for block rows of a head category (sexual_minors as sexual)."""
-    texts, labels = [], []
+def neighbour_rows(splits: tuple[str, ...] = NEIGHBOUR_SPLITS, path: Path = LABELLED) -> list[dict]:
+    """The labelled prompts of `splits` that the head can learn from, in file order, each with its head
+    `label`: benign for allow rows, the category for block rows of a head category (sexual_minors as sexual)."""
+    rows = []
     for ln in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(ln) if ln.strip() else None
         if row is None or row["split"] not in splits:
             continue
         label = BENIGN if row["label"] == "allow" else row["category"].replace("sexual_minors", "sexual")
         if label == BENIGN or label in HEAD_CATEGORIES:
-            texts.append(row["text"])
-            labels.append(label)
-    return texts, labels
+            rows.append({**row, "label": label})
+    return rows
+
+
+def labelled_neighbours(splits: tuple[str, ...] = NEIGHBOUR_SPLITS, path: Path = LABELLED):
+    """(texts, labels) of `neighbour_rows`: what joins the exemplars in the head."""
+    rows = neighbour_rows(splits, path)
+    return [r["text"] for r in rows], [r["label"] for r in rows]
 
 
 _CLAUSE = re.compile(r"[,;:.!?()\n]+|\s[-–—]+\s")
@@ -871,7 +849,7 @@ class Moderator:
         by_rules = [self._by_rules(t, r) for t, r in zip(texts, ruled, strict=True)]
         # the head reads what the rules read: a phrase the policy calls benign ("bath bomb") counts for nothing
         pending = [(t, r) for t, r, res in zip(texts, ruled, by_rules, strict=True) if res is None and r]
-        parts = {r: [r, *self.clauses(t)] for t, r in pending}
+        parts = {r: self._head_parts(t, r) for t, r in pending}
         asked = sorted({p for ps in parts.values() for p in ps})
         verdicts = {}
         if self.head is not None and asked:
@@ -889,6 +867,16 @@ class Moderator:
             if len(ruled.split()) >= 3:
                 found.append(ruled)
         return found[:MAX_CLAUSES] if len(found) >= 2 else []
+
+    def _head_parts(self, text: str, ruled: str) -> list[str]:
+        """What the head judges of `text` (normalised: `ruled`): the whole, then its clauses."""
+        return [ruled, *self.clauses(text)]
+
+    def head_verdict(self, text: str) -> HeadVerdict:
+        """The head's verdict on `text` alone, rules aside (the bench scores the two parts separately)."""
+        ruled = self.policy.without_allowed(self.policy.normalize(text)) or " "
+        parts = self._head_parts(text, ruled)
+        return self._worst(dict(zip(parts, self.head.verdicts(parts), strict=True)), parts)
 
     @staticmethod
     def _worst(verdicts: dict[str, HeadVerdict], parts: list[str]) -> HeadVerdict | None:

@@ -267,9 +267,8 @@ def informed_pattern(
 def _host_view(frames: np.ndarray, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
     """The host's ring coefficients as detect() sees them (scale 1, no shift), and the detector's gain
     for a tile-periodic change at each of them (high-pass transfer x mean local weight)."""
-    luma = _mean_luma(frames)
-    r = luma - cv2.GaussianBlur(luma, (0, 0), HIGHPASS_SIGMA)
-    weight = 1.0 / (cv2.GaussianBlur(r * r, (0, 0), HIGHPASS_SIGMA) + VAR_FLOOR)
+    r, energy = _highpass(frames)
+    weight = 1.0 / energy
     host = np.fft.rfft2(_fold(r * weight))[layout.iy, layout.ix]
     freq2 = np.fft.fftfreq(TILE)[layout.iy] ** 2 + np.fft.rfftfreq(TILE)[layout.ix] ** 2
     highpass = 1.0 - np.exp(-2.0 * math.pi**2 * HIGHPASS_SIGMA**2 * freq2)  # Gaussian blur's transfer
@@ -332,11 +331,17 @@ def _mean_luma(frames: np.ndarray) -> np.ndarray:
     return total / len(rgb)
 
 
-def _residual(frames: np.ndarray) -> np.ndarray:
-    """Mean luma over time, high-passed and divided by its local energy."""
+def _highpass(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean luma over time, high-passed, and its local energy (floored): what the detector divides by."""
     luma = _mean_luma(frames)
     r = luma - cv2.GaussianBlur(luma, (0, 0), HIGHPASS_SIGMA)
-    return r / (cv2.GaussianBlur(r * r, (0, 0), HIGHPASS_SIGMA) + VAR_FLOOR)
+    return r, cv2.GaussianBlur(r * r, (0, 0), HIGHPASS_SIGMA) + VAR_FLOOR
+
+
+def _residual(frames: np.ndarray) -> np.ndarray:
+    """Mean luma over time, high-passed and divided by its local energy."""
+    r, energy = _highpass(frames)
+    return r / energy
 
 
 def _fold(image: np.ndarray) -> np.ndarray:

@@ -210,8 +210,8 @@ class JobStore:
     # --- API side -------------------------------------------------------------------------------------
 
     def add(self, job: Job | SimpleNamespace, max_active: int | None = None) -> bool:
-        """Insert `job` (a Job, or any object with its columns as attributes); False (and nothing inserted) if its owner already has `max_active` queued or
-        running jobs. One statement (INSERT ... SELECT ... WHERE the count is under the limit), built once:
+        """Insert `job` (a Job, or any object with its columns as attributes); False (and nothing inserted)
+        if its owner already has `max_active` queued or running jobs. One statement (INSERT ... SELECT ... WHERE the count is under the limit), built once:
         on SQLite the count and the insert are one atomic step under the write lock, on PostgreSQL one
         round trip; and no ORM, no statement building per create, on cores the workers keep busy."""
         values = {c.key: getattr(job, c.key) for c in _COLUMNS}
