@@ -396,18 +396,28 @@ def test_moderate_many_decides_each_prompt_as_moderate_does(moderator):
     assert moderator.moderate_many([]) == []
 
 
-def test_frozen_encoder_embeds_bit_identically(moderator):
-    """`EmbeddingHead.freeze` (the API's prompt check runs the encoder as a TorchScript trace, for speed) must
-    not change a single embedding: one prompt, padded batches, longer prompts than the trace saw."""
+def test_faster_encoders_embed_as_torch_does(moderator, monkeypatch):
+    """`EmbeddingHead.freeze` (the API's prompt check runs the encoder under ONNX Runtime, or as a TorchScript
+    trace, for speed) must not change an embedding: bit-identical for the trace, within 1e-5 under ONNX
+    Runtime; one prompt, padded batches, longer prompts than the export saw."""
+    from haneul.safety import onnx_encoder
+
     texts, labels = ["a dog in a park", "a man shot dead"], ["benign", "violence_graphic"]
-    head = moderation.EmbeddingHead(moderator.head.encoder, texts, labels, k=1, cache=False)
     batches = [
         ["a cat"],
         ["a dog", "a man chopping firewood with an axe in the yard behind the old farmhouse at dawn"],
         [f"a red ball bounces, take {i}" for i in range(9)],
     ]
+    if onnx_encoder.available():
+        head = moderation.EmbeddingHead(moderator.head.encoder, texts, labels, k=1, cache=False)
+        eager = [head.embed(batch) for batch in batches]
+        assert head.freeze() == "onnxruntime"
+        for batch, want in zip(batches, eager, strict=True):
+            assert torch.allclose(head.embed(batch), want, rtol=0.0, atol=1e-5), batch
+    monkeypatch.setattr(onnx_encoder, "available", lambda: False)
+    head = moderation.EmbeddingHead(moderator.head.encoder, texts, labels, k=1, cache=False)
     eager = [head.embed(batch) for batch in batches]
-    assert head.freeze()
+    assert head.freeze() == "torchscript"
     assert isinstance(head.hidden_states, torch.jit.ScriptModule)
     for batch, want in zip(batches, eager, strict=True):
         assert torch.equal(head.embed(batch), want), batch

@@ -36,7 +36,7 @@ torch.set_num_threads(1)
 from haneul.safety.moderation import default_moderator
 moderator = default_moderator()
 if moderator.head is not None:
-    moderator.head.freeze()  # the encoder as a TorchScript trace, if it embeds bit-identically
+    moderator.head.freeze()  # the encoder under ONNX Runtime (or a TorchScript trace) if it embeds as torch does
 moderator.moderate("a ball")  # load the policy and embeddings (and warm the model up) before saying ready
 out = sys.stdout.buffer
 out.write(json.dumps({"ready": True}).encode() + b"\\n")
