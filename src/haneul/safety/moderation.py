@@ -210,19 +210,41 @@ def _compose_jamo(run: str) -> str:
             if i < len(s) and s[i] in _JONG[1:] and not (i + 1 < len(s) and s[i + 1] in _JUNG):
                 tail, i = _JONG.index(s[i]), i + 1
             out.append(chr(0xAC00 + (lead * 21 + vowel) * 28 + tail))
+        elif s[i] in _CLUSTER and out and _is_closed_syllable(out[-1]):
+            out.append(_with_eu(s[i]))  # "ㅅㅔㄱㅅ" -> 섹스: the consonant after a closed syllable is a cluster's
+            i += 1
         else:
             out.append(s[i])
             i += 1
     return "".join(out)
 
 
+# Korean writes an English consonant cluster with the vowel ㅡ (sex -> 섹스, test -> 테스트); obfuscation drops the
+# ㅡ and leaves the bare consonant after a syllable that already has a final one ("ㅅㅔㄱㅅ", "섹ㅅ"). Not ㅋ ㅎ ㅇ:
+# "ㅋㅋ" and "ㅎㅎ" are laughter.
+_CLUSTER = "ㄱㄷㅂㅅㅈㅊㅌㅍ"
+
+
+def _is_closed_syllable(char: str) -> bool:
+    offset = ord(char) - 0xAC00
+    return 0 <= offset < 11172 and offset % 28 != 0
+
+
+def _with_eu(consonant: str) -> str:
+    """A bare initial consonant as a syllable with the vowel ㅡ: ㅅ -> 스."""
+    return chr(0xAC00 + (_CHO.index(consonant) * 21 + _JUNG.index("ㅡ")) * 28)
+
+
 _TAIL_JAMO = re.compile(r"([가-힣])([\u3131-\u314e])(?![\u3131-\u3163])")  # not "ㅋㅋ", not an initial
 
 
 def _attach_tail(m: re.Match) -> str:
-    """A syllable without a final consonant and one loose consonant after it ("자사ㄹ") -> one syllable ("자살")."""
+    """A syllable without a final consonant and one loose consonant after it ("자사ㄹ") -> one syllable ("자살");
+    after a syllable with a final consonant, the consonant of a cluster ("섹ㅅ" -> 섹스)."""
     syllable, jamo = m.groups()
     offset = ord(syllable) - 0xAC00
+    if offset % 28 and jamo in _CLUSTER:
+        return syllable + _with_eu(jamo)  # "섹ㅅ" -> 섹스
     if offset % 28 or jamo not in _JONG[1:]:
         return m.group()
     return chr(ord(syllable) + _JONG.index(jamo))
@@ -286,7 +308,8 @@ def _join_spelled(tokens: list[str], known: Callable[[str], bool]) -> list[str]:
         if len(run) >= 2 and out and len(out[-1]) == 2 and known(out[-1] + "".join(run)):
             out[-1] += "".join(run)
         else:
-            out += _split_articles("".join(run), known) if len(run) >= 2 else run
+            # repaired too: "s 3 x" joins to "s3x", whose l33t only _repair undoes
+            out += _split_articles(_repair("".join(run), known), known) if len(run) >= 2 else run
         run = []
         if tok:
             out.append(tok)
@@ -360,6 +383,8 @@ _SURNAMES = {
     "seo": "서",
     "kwon": "권",
 }
+# an age as digits and 살 ("15살이"); not 살 starting a word of its own (살아, 살려, 살인, 살해)
+_AGE_KO = re.compile(r"(?<![0-9])([0-9]{1,2}) ?살(?![아려림인해])")
 _SURNAME_LATIN = re.compile(r"(?<![a-z0-9])(?:" + "|".join(_SURNAMES) + r")(?=[가-힣]{2})")
 
 
@@ -374,6 +399,7 @@ def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool
     # "자1살", "자x살": a syllable wedged apart
     text = re.sub(r"(?<=[가-힣])[0-9a-z]{1,2}(?=[가-힣])", " ", text)
     text = _SURNAME_LATIN.sub(lambda m: _SURNAMES[m.group()], text)  # "s0n흥민" -> "손흥민"
+    text = _AGE_KO.sub(r"\1 years old ", text)  # "15살" -> "15 years old" (the minor rules' ages)
     tokens = []
     # two or more spaces end a spelled-out word: "s l i t t i n g  a  t h r o a t"
     for chunk in re.split(r"\s{2,}", text):
@@ -522,6 +548,7 @@ class Rule:
     ordered: bool  # `seq` rules: concepts in this order within `window` words; `all` rules: anywhere
     window: int
     unless: list[str]
+    also: list[str]  # concepts that must appear anywhere too (a `seq` rule orders only its two concepts)
 
 
 class Policy:
@@ -540,6 +567,7 @@ class Policy:
                 "seq" in r,
                 r.get("window", 1000),
                 r.get("unless", []),
+                r.get("also", []),
             )
             for r in data["rules"]
         ]
@@ -623,6 +651,8 @@ class Policy:
 
     def _fires(self, rule: Rule, text: str, ordered: bool) -> bool:
         if any(self.concepts[u].search(text) for u in rule.unless):
+            return False
+        if not all(self.concepts[c].search(text) for c in rule.also):
             return False
         found = [_matches(self.concepts[c], text) for c in rule.concepts]
         if not all(found):
