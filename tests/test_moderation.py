@@ -362,8 +362,8 @@ def test_labelled_neighbours_come_only_from_the_named_splits(tmp_path):
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     texts, labels = moderation.labelled_neighbours(("dev",), path)
     assert (texts, labels) == (["a dog", "a nude child"], ["benign", "sexual"])  # names are lists only
-    # holdout6 joined after its single scoring; holdout7 is the next blind split
-    assert "blind" not in moderation.NEIGHBOUR_SPLITS and "holdout7" not in moderation.NEIGHBOUR_SPLITS
+    # holdout7 joined after its single scoring; holdout8 is the next blind split
+    assert "blind" not in moderation.NEIGHBOUR_SPLITS and "holdout8" not in moderation.NEIGHBOUR_SPLITS
 
 
 def test_a_prompt_of_several_clauses_is_also_judged_clause_by_clause(moderator):

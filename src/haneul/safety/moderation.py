@@ -77,8 +77,11 @@ HEAD_MARGIN = 0.08
 # as neighbours raised recall on the next one (leave-one-split-out, docs/safety.md). A new blind split must
 # NOT be added here before its single scoring; bench/moderation_eval.py scores each split with a head that
 # leaves that split out. holdout6 joined after its single scoring: with holdout5 among the neighbours the head
-# blocked 127 of holdout6's 183 violating prompts, 124 without (same benign refusals; docs/safety.md).
-NEIGHBOUR_SPLITS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6")
+# blocked 127 of holdout6's 183 violating prompts, 124 without (same benign refusals; docs/safety.md). holdout7
+# joined after its single scoring: with it, the head alone blocked 130 of holdout6's 183 (126 without), 107 of
+# holdout5's 160 (108), 105 of holdout4's 152 (105) and 82 of 126 probe prompts (81), refusing none of their
+# benign ones either way, and the mean margin of every set's violating prompts rose, its benign ones' fell.
+NEIGHBOUR_SPLITS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7")
 LABELLED = Path(__file__).parent / "data" / "moderation_prompts.jsonl"
 # A prompt of several clauses is also judged clause by clause (the worst clause counts): a harmful clause in a
 # long scene is diluted in the mean-pooled embedding of the whole. At most this many clauses of 3+ words.
