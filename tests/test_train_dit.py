@@ -108,6 +108,22 @@ def test_caption_dropout_short_captions_and_mask_mix(setup):
     assert 0.0 < min(times) and max(times) < 1.0
 
 
+def test_low_noise_share_draws_small_times(setup):
+    """`low_noise_prob` of the clips get t uniform in [0, low_noise_max]; the rest keep the logit-normal,
+    which almost never goes that low."""
+
+    def small_share(overrides: list[str]) -> float:
+        task = DiTTask(load_config(DiTTrainConfig, setup, ["batch_size=8", *overrides]), Dist())
+        batch = make_data(task.config).batch(0)
+        times = np.concatenate([task.draw(batch, step, frames=5, tokens=64)[2] for step in range(100)])
+        return float((times < 0.05).mean())
+
+    base = small_share([])
+    assert base < 0.05
+    more = small_share(["low_noise_prob=0.5", "low_noise_max=0.1"])
+    assert abs(more - (base * 0.5 + 0.5 * 0.5)) < 0.06  # half the clips, half of whose t is below 0.05
+
+
 def test_a_training_run_writes_a_model_the_pipeline_loads(setup, tmp_path):
     from haneul.pipeline import Pipeline
 

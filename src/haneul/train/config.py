@@ -84,6 +84,11 @@ class DiTTrainConfig(TrainConfig):
     text_encoder: str = "all-minilm-l6-v2"  # name or local directory, see haneul.models.text_encoder
     caption_dropout: float = 0.1  # fraction of clips trained with the empty prompt (the unconditional)
     short_caption_prob: float = 0.4  # fraction of captions that are the short prompt, not the detailed one
+    # fraction of clips whose time is drawn uniformly in [0, low_noise_max] instead of from the logit-normal,
+    # which rarely draws t < 0.05: a model that never learnt small noise leaves it as per-frame texture
+    # (docs/modes.md, seams)
+    low_noise_prob: float = 0.0
+    low_noise_max: float = 0.15
     # Probabilities of each conditioning mask over latent frames (normalised; one-frame clips get "none").
     masks: dict = field(
         default_factory=lambda: {

@@ -178,7 +178,10 @@ class DiTTask:
                 prompts.append(batch.captions[j])
             mode = self.modes[rng.choice(len(self.modes), p=self.mode_p)]
             given.append(given_mask(mode, frames, rng))
-            times.append(sample_time(rng, shift))
+            if self.config.low_noise_prob and rng.random() < self.config.low_noise_prob:
+                times.append(rng.uniform(0.0, self.config.low_noise_max))
+            else:
+                times.append(sample_time(rng, shift))
         return prompts, np.stack(given), np.asarray(times, dtype=np.float32)
 
     # -- the step
