@@ -70,7 +70,8 @@ HEAD_K = 10  # the head compares a prompt with its 10 nearest neighbours of each
 # recall no longer tells margins apart and the lower-fpr tie-break alone picks 0.09; on the session's probe
 # prompts (docs/safety.md; development data by then) 0.09 missed 4 more of 221 violating ones and refused no
 # fewer of 325 benign ones. With holdout6 among the splits and the neighbours (after its scoring) the folds
-# choose 0.07, 0.08, 0.08, 0.08, 0.08, 0.08: 0.08 again.
+# choose 0.07, 0.08, 0.08, 0.08, 0.08, 0.08: 0.08 again; with holdout7 among the neighbours too (session 7), the
+# seven folds (dev to holdout6) choose 0.07 once and 0.08 six times.
 HEAD_MARGIN = 0.08
 # The labelled prompts of these splits are neighbours of the head too (their labels, sexual_minors read as
 # sexual; the name categories left out): blind splits brought phrasings no exemplar had, and every split added
