@@ -215,7 +215,9 @@ def _compose_jamo(run: str) -> str:
                 tail, i = _JONG.index(s[i]), i + 1
             out.append(chr(0xAC00 + (lead * 21 + vowel) * 28 + tail))
         elif s[i] in _CLUSTER and out and _is_closed_syllable(out[-1]):
-            out.append(_with_eu(s[i]))  # "ㅅㅔㄱㅅ" -> 섹스: the consonant after a closed syllable is a cluster's
+            out.append(
+                _with_eu(s[i])
+            )  # "ㅅㅔㄱㅅ" -> 섹스: the consonant after a closed syllable is a cluster's
             i += 1
         else:
             out.append(s[i])
