@@ -633,8 +633,9 @@ class Policy:
                 out.append((cat, f"name {' '.join(alias)!r}"))
         if not any(cat in NAME_CATEGORIES for cat, _ in out):
             out += self._misspelled_names(words)
+        found: dict[str, list] = {}  # each concept's matches, found once per text: rules share concepts
         for rule in self.rules:
-            if self._fires(rule, text, ordered=rule.ordered and not korean):
+            if self._fires(rule, text, ordered=rule.ordered and not korean, found=found):
                 out.append((rule.category, "rule " + (" -> " if rule.ordered else " + ").join(rule.concepts)))
         return out
 
@@ -655,17 +656,21 @@ class Policy:
                             out.append((cat, f"name {name!r} (spelled {gram!r})"))
         return out
 
-    def _fires(self, rule: Rule, text: str, ordered: bool) -> bool:
-        if any(self.concepts[u].search(text) for u in rule.unless):
+    def _fires(self, rule: Rule, text: str, ordered: bool, found: dict[str, list]) -> bool:
+        """Whether `rule` fires on `text`; `found` caches each concept's matches in `text`."""
+
+        def matches(concept: str) -> list[tuple[int, int, str]]:
+            if concept not in found:
+                found[concept] = _matches(self.concepts[concept], text)
+            return found[concept]
+
+        if not all(matches(c) for c in rule.concepts):
             return False
-        if not all(self.concepts[c].search(text) for c in rule.also):
-            return False
-        found = [_matches(self.concepts[c], text) for c in rule.concepts]
-        if not all(found):
+        if any(matches(u) for u in rule.unless) or not all(matches(c) for c in rule.also):
             return False
         if rule.window >= 1000:
             return True
-        first, second = found  # seq rules have two concepts
+        first, second = (matches(c) for c in rule.concepts)  # seq rules have two concepts
         for a_start, a_end, _ in first:
             for b_start, b_end, _ in second:
                 gap = b_start - a_end if ordered else max(b_start - a_end, a_start - b_end)
