@@ -215,9 +215,8 @@ def _compose_jamo(run: str) -> str:
                 tail, i = _JONG.index(s[i]), i + 1
             out.append(chr(0xAC00 + (lead * 21 + vowel) * 28 + tail))
         elif s[i] in _CLUSTER and out and _is_closed_syllable(out[-1]):
-            out.append(
-                _with_eu(s[i])
-            )  # "ㅅㅔㄱㅅ" -> 섹스: the consonant after a closed syllable is a cluster's
+            # "ㅅㅔㄱㅅ" -> 섹스: the consonant after a closed syllable is a cluster's
+            out.append(_with_eu(s[i]))
             i += 1
         else:
             out.append(s[i])
@@ -836,11 +835,10 @@ class EmbeddingHead:
             traced = torch.jit.trace(_Hidden(self.encoder.model), example, strict=False)
             return torch.jit.freeze(traced.eval())
 
-    def _class_scores(self, vectors: torch.Tensor) -> torch.Tensor:
-        """(B, classes): per class, the mean cosine similarity of each of `vectors`' (B, D) k nearest
-        exemplars of that class."""
-        sims = vectors @ self.vectors.T
-        out = torch.full((len(vectors), len(self.classes)), -1.0)
+    def _class_scores(self, sims: torch.Tensor) -> torch.Tensor:
+        """(B, classes): per class, the mean of each row's k largest cosine similarities `sims` (B, exemplars)
+        to exemplars of that class."""
+        out = torch.full((len(sims), len(self.classes)), -1.0)
         for i in range(len(self.classes)):
             mine = sims[:, self.labels == i]
             if mine.shape[1]:
@@ -856,11 +854,9 @@ class EmbeddingHead:
         verdict's cost, and a batch of ten costs about what two or three single prompts do."""
         if not texts:
             return []
-        vectors = self.embed(texts)
-        scores = self._class_scores(vectors)
-        harmful = scores[:, 1:]  # classes[0] is benign
-        best = harmful.argmax(1) + 1
-        sims = vectors @ self.vectors.T
+        sims = self.embed(texts) @ self.vectors.T
+        scores = self._class_scores(sims)
+        best = scores[:, 1:].argmax(1) + 1  # classes[0] is benign
         sims[self.labels[None, :] != best[:, None]] = -2.0  # the nearest exemplar of the winning class
         nearest = sims.argmax(1)
         return [
