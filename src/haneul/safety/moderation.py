@@ -390,7 +390,93 @@ _SURNAMES = {
 }
 # an age as digits and 살 ("15살이"); not 살 starting a word of its own (살아, 살려, 살인, 살해)
 _AGE_KO = re.compile(r"(?<![0-9])([0-9]{1,2}) ?살(?![아려림인해])")
+_ADULT_KO = re.compile(r"(?<![0-9])19 ?금(?![요액리속메연지고주빛발])")
 _SURNAME_LATIN = re.compile(r"(?<![a-z0-9])(?:" + "|".join(_SURNAMES) + r")(?=[가-힣]{2})")
+
+
+# Korean typed in Latin letters (Revised Romanisation and its everyday variants: "jasal-hagi", "jugyeo",
+# "joongding"): its words are turned back into Hangul so that the gloss reads them. Initials, vowels and finals
+# longest first; a final consonant is never an English-only one (r, f, v, ...), so few English words parse.
+_RR_INITIALS = "kk tt pp ss jj ch sh g k n d r l m b s j t p h".split()
+_RR_INITIAL_JAMO = "ㄲㄸㅃㅆㅉㅊㅅㄱㅋㄴㄷㄹㄹㅁㅂㅅㅈㅌㅍㅎ"
+_RR_VOWELS = "yeo yae wae weo wo wi we wa oe ui eo eu ae ya ye yo yu oo a e i o u".split()
+_RR_VOWEL_JAMO = "ㅕㅒㅙㅝㅝㅟㅞㅘㅚㅢㅓㅡㅐㅑㅖㅛㅠㅜㅏㅔㅣㅗㅜ"
+# each final with the finals it may stand for: before n or m, romanisation writes the sound a final takes
+# there (긋는 -> "geunneun", 먹는 -> "meongneun", 잡는 -> "jamneun")
+_RR_FINALS = "ng kk ss k g n t d l m p b s".split()
+_RR_FINAL_JAMO = ["ㅇㄱ", "ㄲ", "ㅆ", "ㄱ", "ㄱ", "ㄴㅅㄷㅈㅊ", "ㅅ", "ㄷ", "ㄹ", "ㅁㅂ", "ㅂ", "ㅂ", "ㅅ"]
+_RR_SYLLABLE = "(?:{})?(?:{})(?:{})?".format(*("|".join(x) for x in (_RR_INITIALS, _RR_VOWELS, _RR_FINALS)))
+_RR_WORD = re.compile(f"(?:{_RR_SYLLABLE})+")
+
+
+def _romanised(tokens: list[str], known: Callable[[str], bool]) -> bool:
+    """Whether `tokens` are mostly romanised Korean: two or more words that parse as syllables and are neither
+    English (the MiniLM vocabulary) nor policy words, and at least 40% of the Latin words."""
+    latin = [t for t in tokens if t.isalpha() and t.isascii()]
+    common = _common_words()
+    korean = [t for t in latin if t not in common and not known(t) and _RR_WORD.fullmatch(t)]
+    return len(korean) >= 2 and len(korean) >= 0.4 * len(latin)
+
+
+def _rr_spellings(word: str, limit: int = 96) -> list[str]:
+    """Hangul spellings of romanised `word`, onset-first ("saram" -> 사람 before 살암): romanisation writes
+    the sound, so a final consonant before a vowel is written as the next syllable's start (죽이는 ->
+    "jugineun") and only the gloss can tell which spelling was meant."""
+    out: list[str] = []
+
+    def walk(i: int, done: str) -> None:
+        if len(out) >= limit:
+            return
+        if i == len(word):
+            out.append(done)
+            return
+        for lead, lead_jamo in [*zip(_RR_INITIALS, _RR_INITIAL_JAMO, strict=True), ("", "ㅇ")]:
+            if not word.startswith(lead, i):
+                continue
+            j = i + len(lead)
+            for vowel, vowel_jamo in zip(_RR_VOWELS, _RR_VOWEL_JAMO, strict=True):
+                if not word.startswith(vowel, j):
+                    continue
+                k = j + len(vowel)
+                base = 0xAC00 + (_CHO.index(lead_jamo) * 21 + _JUNG.index(vowel_jamo)) * 28
+                walk(k, done + chr(base))
+                for tail, tail_jamos in zip(_RR_FINALS, _RR_FINAL_JAMO, strict=True):
+                    if word.startswith(tail, k):
+                        for tail_jamo in tail_jamos:
+                            walk(k + len(tail), done + chr(base + _JONG.index(tail_jamo)))
+                break  # the longest vowel only ("yeo", not "ye" + "o")
+
+    walk(0, "")
+    return out
+
+
+def _to_hangul(word: str, gloss: Gloss, known: Callable[[str], bool], after: str = "") -> str:
+    """Romanised `word` in Hangul: the spelling whose syllables the gloss reads most of. An English or policy
+    word ("nude", "son", "lo") only when the gloss reads all of it, alone ("son" -> 손, hand) or with the
+    Hangul `after` it ("pi-ga" -> 피가, blood)."""
+    spellings = _rr_spellings(word) if _RR_WORD.fullmatch(word) else []
+    if not spellings:
+        return word
+    best = max(spellings, key=lambda h: gloss.covered(h + after))
+    if word in _common_words() or known(word):
+        alone, joined = gloss.covered(best), gloss.covered(best + after) - gloss.covered(after)
+        if alone < len(best) and joined < len(best):
+            return word
+    return best
+
+
+def _romanised_to_hangul(tokens: list[str], gloss: Gloss, known: Callable[[str], bool]) -> list[str]:
+    """`tokens` with their romanised Korean words in Hangul, from the last word back (a word is read with the
+    one after it: particles follow their word)."""
+    out: list[str] = []
+    after = ""  # the next word in Hangul, kept or not ("ga" stays Latin, but 피 is read with 가)
+    for tok in reversed(tokens):
+        out.insert(0, _to_hangul(tok, gloss, known, after))
+        if len(out) > 1 and after and _HANGUL.match(out[0]) and not _HANGUL.match(out[1]):
+            out[1] = after  # the particle that made the word readable goes with it
+        spellings = _rr_spellings(tok) if _RR_WORD.fullmatch(tok) else []
+        after = out[0] if _HANGUL.match(out[0]) else (spellings[0] if spellings else "")
+    return out
 
 
 def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool] = lambda w: False) -> str:
@@ -405,11 +491,14 @@ def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool
     text = re.sub(r"(?<=[가-힣])[0-9a-z]{1,2}(?=[가-힣])", " ", text)
     text = _SURNAME_LATIN.sub(lambda m: _SURNAMES[m.group()], text)  # "s0n흥민" -> "손흥민"
     text = _AGE_KO.sub(r"\1 years old ", text)  # "15살" -> "15 years old" (the minor rules' ages)
+    text = _ADULT_KO.sub(" nsfw ", text)  # "19금": rated 19+ (not 금요일, 금메달, 금지)
     tokens = []
     # two or more spaces end a spelled-out word: "s l i t t i n g  a  t h r o a t"
     for chunk in re.split(r"\s{2,}", text):
         chunk_tokens = [_repair(t, known) for t in re.sub(r"[^a-z0-9가-힣]+", " ", chunk).split()]
         tokens += _join_spelled(chunk_tokens, known)
+    if gloss is not None and _romanised(tokens, known):
+        tokens = _romanised_to_hangul(tokens, gloss, known)
     text = " ".join(tokens)
     if gloss is not None and _HANGUL.search(text):
         text = _HANGUL_RUN.sub(lambda m: gloss(m.group()), text)
@@ -439,6 +528,15 @@ class Gloss:
 
     def __call__(self, run: str) -> str:
         """`run`: Hangul words separated by single spaces."""
+        return " " + " ".join(english for _, english in self.read(run)) + " "
+
+    def covered(self, run: str) -> int:
+        """How many syllables of `run` the table's keys and names read (to choose a romanised word's
+        spelling)."""
+        return sum(n for n, _ in self.read(run))
+
+    def read(self, run: str) -> list[tuple[int, str]]:
+        """(syllables read, English) of each key or name found in `run`, left to right."""
         hangul, starts = run.replace(" ", ""), {0}
         for word in run.split(" ")[:-1]:
             starts.add(max(starts) + len(word))
@@ -451,14 +549,14 @@ class Gloss:
             longest = range(min(self.longest, end - i), 0, -1)
             n, key = next(((n, k) for n in longest if (k := self._key(hangul[i : i + n]))), (0, None))
             if name and len(name) >= n:  # a longer benign key wins: 트럼프카드 (trump card)
-                words.append(self.names[name])
+                words.append((len(name), self.names[name]))
                 i += len(name)
             elif n:
-                words.append(self.table[key])
+                words.append((n, self.table[key]))
                 i += n
             else:
                 i += 1
-        return " " + " ".join(words) + " "
+        return words
 
     def _key(self, piece: str) -> str | None:
         """The table key `piece` is: itself, or, for two syllables or more, the stem it conjugates when its last
@@ -583,6 +681,8 @@ class Policy:
         # every name of 7 letters or more under each of its one-letter deletions (typo matching)
         self.names: dict[str, list[tuple[list[str], str]]] = {}
         self.fuzzy: dict[str, set[tuple[str, str]]] = {}
+        # two-word names by their initials, for a typo in each word ("tayler swfit")
+        self.fuzzy_pairs: dict[tuple[str, str], set[tuple[str, tuple[str, ...]]]] = {}
         self.common_words = _common_words()
         for category, fname in (
             ("public_figure", "public_figures.txt"),
@@ -601,6 +701,9 @@ class Policy:
                 if len(alias.replace(" ", "")) >= 7:
                     for key in _deletions(" ".join(alias_words)):
                         self.fuzzy.setdefault(key, set()).add((category, " ".join(alias_words)))
+                if len(alias_words) == 2 and min(map(len, alias_words)) >= 3 and len(alias) >= 9:
+                    pair = (alias_words[0][0], alias_words[1][0])
+                    self.fuzzy_pairs.setdefault(pair, set()).add((category, tuple(alias_words)))
             term_lists.append(latin)
         words = {w.lower() for terms in term_lists for t in terms or [] for w in t.split()}
         self.vocab = {w for w in words if not w.endswith("*")}
@@ -653,6 +756,14 @@ class Policy:
                     for cat, name in self.fuzzy.get(key, ()):
                         if name[0] == gram[0] and _one_edit(gram, name):
                             out.append((cat, f"name {name!r} (spelled {gram!r})"))
+        # a two-word name with a typo in each word, both words rare ("tayler swfit"; "tom hands" is English)
+        for i in range(len(words) - 1):
+            first, second = words[i], words[i + 1]
+            if len(first) < 3 or len(second) < 3 or not (rare[i] and rare[i + 1]):
+                continue
+            for cat, name in self.fuzzy_pairs.get((first[0], second[0]), ()):
+                if _one_edit(first, name[0]) and _one_edit(second, name[1]):
+                    out.append((cat, f"name {' '.join(name)!r} (spelled {first + ' ' + second!r})"))
         return out
 
     def _fires(self, rule: Rule, text: str, ordered: bool, found: dict[str, list]) -> bool:
