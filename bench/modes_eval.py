@@ -18,7 +18,7 @@ For each of several prompts (seed = its index):
 
 A target passes only if every prompt meets it (the worst case is compared).
 
-    python bench/modes_eval.py [--model DIR] [--prompts 3] [--steps N]
+    python bench/modes_eval.py [--model DIR] [--prompts 3] [--steps N] [--only edit,loop,...]
 
 One line per target, then: summary model=... prompts=... steps=... passed=P/T wall_s=...
 """
@@ -45,6 +45,17 @@ COLOUR_TARGET = 0.5
 EDIT_STRENGTH = 0.3
 CLIP_FRAMES = 17  # 2 s at 8 fps: every input clip
 HEAD, TAIL = 9, 8  # context frames modes.extend/join give from a 17-frame clip (two latent frames)
+# What --only can name; "edit" measures both edit lines (layout and colour).
+MODES = (
+    "image_to_video",
+    "image_at_end",
+    "extend",
+    "extend_backward",
+    "join",
+    "loop",
+    "interpolation",
+    "edit",
+)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -99,42 +110,13 @@ def layout_share(edited: np.ndarray, truth_frames: list[dict], prompt: str) -> f
     return float(np.mean(hits)) if hits else 0.0
 
 
-def measure_prompt(pipe, prompt: str, edited_prompt: str, seed: int, steps: int | None) -> dict:
-    """Every mode on one prompt's world clip; returns the measured values."""
-    from haneul import modes
+def measure_edit(pipe, clip, world, prompt: str, edited_prompt: str, seed: int, common: dict) -> dict:
+    """The edit at EDIT_STRENGTH to the prompt with the colour changed: layout, colour and their controls."""
     from haneul.eval.benchmark import evaluate_video
     from haneul.pipeline import to_uint8
-    from haneul.world import render_clip
 
-    size = next(((w, h) for w, h in pipe.spec.sizes if w == h), pipe.spec.sizes[0])
-    fps = pipe.spec.fps[0]
-    common = dict(width=size[0], height=size[1], num_steps=steps, seed=seed)
-    world = render_clip(prompt, size[0], size[1], 2 * CLIP_FRAMES + 15, fps, seed)
-    clip, later = world.frames[:CLIP_FRAMES], world.frames[-CLIP_FRAMES:]
     m: dict = {}
-
-    image = clip[0]
-    out = modes.image_to_video(pipe, prompt, image, num_frames=CLIP_FRAMES, **common).frames
-    m["i2v_psnr"], m["i2v_raw_psnr"] = psnr(out[0], round_trip(pipe, image)), psnr(out[0], image)
-    out = modes.image_to_video(pipe, prompt, image, at_end=True, num_frames=CLIP_FRAMES, **common).frames
-    m["i2v_end_psnr"] = psnr(out[-1], round_trip(pipe, image))
-
-    n = CLIP_FRAMES
-    out = modes.extend(pipe, prompt, clip, seconds=2.0, **common).frames
-    m["extend_seam"] = seam_ratio(out, n - HEAD - 1, n)  # into the fade ... first new step
-    out = modes.extend(pipe, prompt, clip, seconds=2.0, backward=True, **common).frames
-    new = len(out) - n
-    m["backward_seam"] = seam_ratio(out, new - 1, new + TAIL)  # last new step ... out of the fade
-    out = modes.join(pipe, prompt, clip, later, seconds=1.0, **common).frames
-    b_start = len(out) - n
-    m["join_seam"] = max(seam_ratio(out, n - HEAD - 1, n), seam_ratio(out, b_start - 1, b_start + TAIL))
-    m["loop_seam"] = loop_ratio(modes.loop(pipe, prompt, num_frames=CLIP_FRAMES, **common).frames)
-
-    keys = [(clip[0], 0.0), (clip[8], 1.0), (clip[16], 2.0)]
-    out = modes.keyframes(pipe, prompt, keys, fps=fps, **common).frames
-    m["keyframe_psnr"] = min(psnr(out[round(t * fps)], round_trip(pipe, f)) for f, t in keys)
-    m["keyframe_raw_psnr"] = min(psnr(out[round(t * fps)], f) for f, t in keys)
-
+    fps = pipe.spec.fps[0]
     out = pipe.generate(
         edited_prompt, init_video=clip, strength=EDIT_STRENGTH, num_frames=CLIP_FRAMES, **common
     ).frames
@@ -152,45 +134,113 @@ def measure_prompt(pipe, prompt: str, edited_prompt: str, seed: int, steps: int 
     return m
 
 
+def measure_prompt(
+    pipe, prompt: str, edited_prompt: str, seed: int, steps: int | None, only: set[str] = frozenset(MODES)
+) -> dict:
+    """The modes in `only` on one prompt's world clip; returns the measured values."""
+    from haneul import modes
+    from haneul.world import render_clip
+
+    size = next(((w, h) for w, h in pipe.spec.sizes if w == h), pipe.spec.sizes[0])
+    fps = pipe.spec.fps[0]
+    common = dict(width=size[0], height=size[1], num_steps=steps, seed=seed)
+    world = render_clip(prompt, size[0], size[1], 2 * CLIP_FRAMES + 15, fps, seed)
+    clip, later = world.frames[:CLIP_FRAMES], world.frames[-CLIP_FRAMES:]
+    m: dict = {}
+
+    image = clip[0]
+    if "image_to_video" in only:
+        out = modes.image_to_video(pipe, prompt, image, num_frames=CLIP_FRAMES, **common).frames
+        m["i2v_psnr"], m["i2v_raw_psnr"] = psnr(out[0], round_trip(pipe, image)), psnr(out[0], image)
+    if "image_at_end" in only:
+        out = modes.image_to_video(pipe, prompt, image, at_end=True, num_frames=CLIP_FRAMES, **common).frames
+        m["i2v_end_psnr"] = psnr(out[-1], round_trip(pipe, image))
+
+    n = CLIP_FRAMES
+    if "extend" in only:
+        out = modes.extend(pipe, prompt, clip, seconds=2.0, **common).frames
+        m["extend_seam"] = seam_ratio(out, n - HEAD - 1, n)  # into the fade ... first new step
+    if "extend_backward" in only:
+        out = modes.extend(pipe, prompt, clip, seconds=2.0, backward=True, **common).frames
+        new = len(out) - n
+        m["backward_seam"] = seam_ratio(out, new - 1, new + TAIL)  # last new step ... out of the fade
+    if "join" in only:
+        out = modes.join(pipe, prompt, clip, later, seconds=1.0, **common).frames
+        b_start = len(out) - n
+        m["join_seam"] = max(seam_ratio(out, n - HEAD - 1, n), seam_ratio(out, b_start - 1, b_start + TAIL))
+    if "loop" in only:
+        m["loop_seam"] = loop_ratio(modes.loop(pipe, prompt, num_frames=CLIP_FRAMES, **common).frames)
+
+    if "interpolation" in only:
+        keys = [(clip[0], 0.0), (clip[8], 1.0), (clip[16], 2.0)]
+        out = modes.keyframes(pipe, prompt, keys, fps=fps, **common).frames
+        m["keyframe_psnr"] = min(psnr(out[round(t * fps)], round_trip(pipe, f)) for f, t in keys)
+        m["keyframe_raw_psnr"] = min(psnr(out[round(t * fps)], f) for f, t in keys)
+
+    if "edit" in only:
+        m.update(measure_edit(pipe, clip, world, prompt, edited_prompt, seed, common))
+    return m
+
+
 def report(rows: list[dict]) -> list[bool]:
-    """Print one line per target; return pass/fail of each."""
+    """Print one line per measured target; return pass/fail of each."""
 
     def col(key: str) -> np.ndarray:
         return np.array([r[key] for r in rows])
 
-    def line(name: str, key: str, unit: str, target: float, higher: bool, note: str = "") -> bool:
+    def line(name: str, key: str, unit: str, target: float, higher: bool, note=lambda: "") -> bool:
         values = col(key)
         worst = values.min() if higher else values.max()
         ok = bool(worst >= target if higher else worst <= target)
         sign = ">=" if higher else "<="
         print(
             f"{name:<16} {unit}: worst={worst:.2f} mean={values.mean():.2f} (n={len(values)}) "
-            f"target {sign} {target:g}  {'PASS' if ok else 'FAIL'}{note}",
+            f"target {sign} {target:g}  {'PASS' if ok else 'FAIL'}{note()}",
             flush=True,
         )
         return ok
 
-    raw = f" (vs the raw input: mean {col('i2v_raw_psnr').mean():.2f} dB)"
-    kraw = f" (vs the raw keyframes: worst {col('keyframe_raw_psnr').min():.2f} dB)"
-    colour_note = f" (unedited clip: mean {col('source_colour').mean():.2f})"
-    return [
-        line("image_to_video", "i2v_psnr", "first_frame_psnr_db", PSNR_TARGET, True, raw),
-        line("image_at_end", "i2v_end_psnr", "last_frame_psnr_db", PSNR_TARGET, True),
-        line("extend", "extend_seam", "seam_ratio", SEAM_TARGET, False),
-        line("extend_backward", "backward_seam", "seam_ratio", SEAM_TARGET, False),
-        line("join", "join_seam", "seam_ratio", SEAM_TARGET, False),
-        line("loop", "loop_seam", "last_to_first_ratio", SEAM_TARGET, False),
-        line("interpolation", "keyframe_psnr", "keyframe_psnr_db", PSNR_TARGET, True, kraw),
-        line(
+    # (name, key, unit, target, higher is better, note): notes are callables, read only when measured
+    lines = [
+        (
+            "image_to_video",
+            "i2v_psnr",
+            "first_frame_psnr_db",
+            PSNR_TARGET,
+            True,
+            lambda: f" (vs the raw input: mean {col('i2v_raw_psnr').mean():.2f} dB)",
+        ),
+        ("image_at_end", "i2v_end_psnr", "last_frame_psnr_db", PSNR_TARGET, True, lambda: ""),
+        ("extend", "extend_seam", "seam_ratio", SEAM_TARGET, False, lambda: ""),
+        ("extend_backward", "backward_seam", "seam_ratio", SEAM_TARGET, False, lambda: ""),
+        ("join", "join_seam", "seam_ratio", SEAM_TARGET, False, lambda: ""),
+        ("loop", "loop_seam", "last_to_first_ratio", SEAM_TARGET, False, lambda: ""),
+        (
+            "interpolation",
+            "keyframe_psnr",
+            "keyframe_psnr_db",
+            PSNR_TARGET,
+            True,
+            lambda: f" (vs the raw keyframes: worst {col('keyframe_raw_psnr').min():.2f} dB)",
+        ),
+        (
             "edit_layout",
             "edit_layout",
             "centres_within_10pct",
             LAYOUT_TARGET,
             True,
-            f" (the source's VAE round trip: mean {col('round_trip_layout').mean():.2f})",
+            lambda: f" (the source's VAE round trip: mean {col('round_trip_layout').mean():.2f})",
         ),
-        line("edit_colour", "edit_colour", "colour_score", COLOUR_TARGET, True, colour_note),
+        (
+            "edit_colour",
+            "edit_colour",
+            "colour_score",
+            COLOUR_TARGET,
+            True,
+            lambda: f" (unedited clip: mean {col('source_colour').mean():.2f})",
+        ),
     ]
+    return [line(*spec) for spec in lines if spec[1] in rows[0]]
 
 
 def main() -> None:
@@ -201,7 +251,15 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--only",
+        default=",".join(MODES),
+        help=f"comma-separated modes to run (default: all): {', '.join(MODES)}",
+    )
     args = parser.parse_args()
+    only = set(args.only.split(","))
+    if not only <= set(MODES):
+        parser.error(f"--only: unknown mode(s) {sorted(only - set(MODES))}; choose from {', '.join(MODES)}")
 
     from haneul.pipeline import load_pipeline
 
@@ -210,7 +268,7 @@ def main() -> None:
     pipe = load_pipeline(args.model)
     rows = []
     for i, (prompt, edited) in enumerate(PROMPTS[: args.prompts]):
-        rows.append(measure_prompt(pipe, prompt, edited, seed=i, steps=args.steps))
+        rows.append(measure_prompt(pipe, prompt, edited, seed=i, steps=args.steps, only=only))
         print(f"  {prompt!r}: " + " ".join(f"{k}={v:.2f}" for k, v in rows[-1].items()), flush=True)
     passed = report(rows)
     print(
