@@ -333,6 +333,18 @@ def test_holdout8_families_look_alikes_pass(moderator, text):
     assert result.allowed, (text, result)
 
 
+def test_korean_everyday_words_and_slang_are_read():
+    policy = moderation.Policy()
+    # harm in everyday Korean, and the benign senses that share its words
+    assert "beaten to death" in policy.normalize("맞아 죽는 남자")
+    assert "sex" in policy.normalize("ㅅㅅ하는 커플")
+    assert policy.normalize("ㅋㅋㅋ 고양이") == "cat"
+    assert "fake blood" in policy.normalize("가짜 피 분장")
+    assert "fictional" in policy.normalize("가상의 나라 대통령")
+    assert "end it all" not in policy.normalize("아 진짜 다 끝내고 싶다, 사표 내고 제주로")  # quitting a job
+    assert policy.normalize("눈사람을 만드는 아이들") == "snowman make children"
+
+
 def test_romanised_korean_is_read_as_korean():
     policy = moderation.Policy()
     assert "suicide" in policy.normalize("jasal-haneun yeoja")

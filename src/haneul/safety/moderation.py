@@ -390,6 +390,8 @@ _SURNAMES = {
 }
 # an age as digits and 살 ("15살이"); not 살 starting a word of its own (살아, 살려, 살인, 살해)
 _AGE_KO = re.compile(r"(?<![0-9])([0-9]{1,2}) ?살(?![아려림인해])")
+# NFKD has turned a loose ㅅ into the conjoining ᄉ by then
+_SEX_JAMO = re.compile(r"(?<![\u1100-\u11ff\u3131-\u3163])[ㅅᄉ]{2}(?![\u1100-\u11ff\u3131-\u3163])")
 _ADULT_KO = re.compile(r"(?<![0-9])19 ?금(?![요액리속메연지고주빛발])")
 _SURNAME_LATIN = re.compile(r"(?<![a-z0-9])(?:" + "|".join(_SURNAMES) + r")(?=[가-힣]{2})")
 
@@ -492,6 +494,7 @@ def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool
     text = _SURNAME_LATIN.sub(lambda m: _SURNAMES[m.group()], text)  # "s0n흥민" -> "손흥민"
     text = _AGE_KO.sub(r"\1 years old ", text)  # "15살" -> "15 years old" (the minor rules' ages)
     text = _ADULT_KO.sub(" nsfw ", text)  # "19금": rated 19+ (not 금요일, 금메달, 금지)
+    text = _SEX_JAMO.sub(" 섹스 ", text)  # "ㅅㅅ": the initials of 섹스, standing alone
     tokens = []
     # two or more spaces end a spelled-out word: "s l i t t i n g  a  t h r o a t"
     for chunk in re.split(r"\s{2,}", text):
