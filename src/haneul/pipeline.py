@@ -2,7 +2,8 @@
 
 `Pipeline.generate` reads as numbered stages: check the request, encode the prompt, prepare noise and
 given frames, denoise, decode. Every conditioning mode (image, keyframes, extension, loop, join) is a list
-of `FrameCondition`s; editing starts from the noised latents of a video (SDEdit).
+of `FrameCondition`s; editing starts part-way down the schedule from a video's latents (SDEdit), carried
+up there along the model's own ODE (inversion) rather than noised with fresh noise.
 """
 
 from __future__ import annotations
@@ -251,6 +252,7 @@ class Pipeline:
         init_video: np.ndarray | None = None,
         strength: float = 0.6,
         recolour: bool = True,
+        invert: bool = True,
         progress: ProgressFn | None = None,
         expand: bool = True,
         on_frames: Callable[[np.ndarray], None] | None = None,
@@ -267,6 +269,13 @@ class Pipeline:
         object into init_video (`modes.colour_start`): a low strength keeps the input's colours, so the
         model alone would not change them. No effect unless the prompt names one object colour the video
         lacks. Extension and join (init_video with conditions: a guessed continuation) are never painted.
+        invert: for an edit (init_video and no conditions) below strength 1, start from the input's
+        latents carried up to t = strength along the model's own ODE (`invert`: the empty prompt, no
+        guidance, one extra model call per sampling step, counted by `progress`), so the objects stay
+        where they were; the start is then the same for every seed (the seed still picks the prompt's
+        expansion). False noises the latents with fresh noise from the seed (plain SDEdit, before
+        session 8). Strength 1 always starts from fresh noise, so it ignores the input either way.
+        Extension and join (init_video with conditions) always use fresh noise.
         on_frames: stream the decoded frames, chunk by chunk ((F, H, W, 3) uint8), to this function
         instead of holding them (e.g. into a `VideoWriter`), so memory does not grow with the duration;
         the returned video then has no frames (shape (0, H, W, 3)); an edit of strength 0 returns its input
@@ -319,6 +328,11 @@ class Pipeline:
                 start_frames = colour_start(start_frames, request["prompt"])
             init_latents = self._encode(start_frames).cpu()
         generator = torch.Generator().manual_seed(seed)
+        # a plain edit starts from its latents inverted along the model's ODE; extension and join
+        # (conditions given) start from their guess noised with fresh noise, as their prior was tuned
+        invert_with = None
+        if init_latents is not None and invert and not conditions and request["strength"] < 1.0:
+            invert_with = tuple(c.to(self.device) for c in self.text_encoder.encode([""]))
 
         # 4. denoise, window by window along time
         latents = self._denoise(
@@ -333,6 +347,7 @@ class Pipeline:
             request,
             generator,
             progress,
+            invert_with,
         )
 
         # 5. decode, streaming over time so memory stays flat for long videos
@@ -468,8 +483,12 @@ class Pipeline:
         request,
         generator,
         progress,
+        invert_with=None,
     ) -> torch.Tensor:
-        """Sample the whole latent video, one window at a time; each window is given the end of the last."""
+        """Sample the whole latent video, one window at a time; each window is given the end of the last.
+
+        invert_with: (context, mask) to invert an edit's latents with (no guidance), instead of fresh noise.
+        """
         from haneul.flow import sample, shift_for_tokens, timesteps
         from haneul.guidance import guided_velocity
 
@@ -480,6 +499,14 @@ class Pipeline:
         done = torch.zeros(latent_frames, dtype=torch.bool)
         pt, ph, pw = self.dit.config.patch_size
         steps_done, total = 0, None
+
+        def progress_from(offset: int, total: int) -> ProgressFn:
+            def report(step: int, _n: int) -> None:
+                if progress is not None:
+                    progress(offset + step, total)
+
+            return report
+
         for start in starts:
             end = min(start + window, latent_frames)
             win_given = given[start:end] | done[start:end]
@@ -494,7 +521,9 @@ class Pipeline:
                 ts = _truncate_schedule(ts, request["strength"])
                 t0 = float(ts[0])
                 x = (1 - t0) * init_latents[:, :, start:end] + t0 * noise
-            total = total or len(starts) * (len(ts) - 1)
+            # steps per window: sampling, and as many again when the start is found by inversion
+            per_window = (len(ts) - 1) * (2 if invert_with is not None else 1)
+            total = total or len(starts) * per_window
             given_b = win_given[None].to(self.device)
 
             def velocity(x_t: torch.Tensor, t: torch.Tensor, given_b: torch.Tensor = given_b) -> torch.Tensor:
@@ -512,10 +541,10 @@ class Pipeline:
                     )
                 return v.float()
 
-            def window_progress(step: int, _n: int, offset: int = steps_done, total: int = total) -> None:
-                if progress is not None:
-                    progress(offset + step, total)
-
+            if invert_with is not None and len(ts) > 1:
+                held = torch.where(win_given.view(1, 1, -1, 1, 1), win_latents, init_latents[:, :, start:end])
+                x = self._invert(held, ts, given_b, invert_with, progress_from(steps_done, total))
+                steps_done += len(ts) - 1
             if len(ts) > 1:
                 x = sample(
                     velocity,
@@ -524,13 +553,22 @@ class Pipeline:
                     method=request["sampler"],
                     given_latents=win_latents.to(self.device),
                     given=given_b,
-                    progress=window_progress,
+                    progress=progress_from(steps_done, total),
                 )
             x = torch.where(win_given.view(1, 1, -1, 1, 1), win_latents, x.cpu())
             latents[:, :, start:end] = x
             done[start:end] = True
             steps_done += len(ts) - 1
         return latents
+
+    def _invert(self, latents, ts, given, context, progress) -> torch.Tensor:
+        """An edit's start: its clean latents carried from t = 0 up to ts[0] along the unguided ODE."""
+
+        def velocity(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            with self._autocast():
+                return self.dit(x_t, t, *context, given).float()
+
+        return invert(velocity, latents.to(self.device), ts.flip(0), given=given, progress=progress).cpu()
 
     def _decode(
         self, latents: torch.Tensor, on_frames: Callable[[np.ndarray], None] | None = None
@@ -564,6 +602,41 @@ def _truncate_schedule(ts: torch.Tensor, strength: float) -> torch.Tensor:
     """SDEdit: start the schedule at t = strength instead of 1."""
     rest = ts[ts < strength]
     return torch.cat([torch.tensor([strength], dtype=ts.dtype), rest])
+
+
+def invert(
+    velocity_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    latents: torch.Tensor,
+    timesteps: torch.Tensor,
+    *,
+    given: torch.Tensor | None = None,
+    progress: ProgressFn | None = None,
+) -> torch.Tensor:
+    """Integrate dx/dt = v up from clean `latents` at timesteps[0] = 0 to timesteps[-1] (Euler steps).
+
+    The inverse of `flow.sample` on the same grid (Song et al. 2021's DDIM inversion, for flows as in
+    RF-Inversion and FlowEdit): sampling back down from the result lands near `latents`, and an edit
+    started there keeps more of the input than one from fresh noise. Each step takes the velocity at its
+    upper end's time, t_next, with the current x: the sampler's Euler step back down from t_next uses that
+    time, and a clean frame at t = 0 that is not given is a case the model never saw (with the lower end's
+    time the bundled model's edits kept less: docs/modes.md, session 8). given (B, F) frames stay at their
+    latents and see t = 0.
+    """
+    from haneul.flow import frame_times
+
+    b, _, f = latents.shape[:3]
+    if given is None:
+        given = torch.zeros(b, f, dtype=torch.bool, device=latents.device)
+    mask = given[:, None, :, None, None]
+    x = latents
+    total = len(timesteps) - 1
+    for i in range(total):
+        t_cur, t_next = timesteps[i], timesteps[i + 1]
+        t = frame_times(t_next.expand(b).to(latents.dtype), given)
+        x = torch.where(mask, latents, x + (t_next - t_cur).to(latents.dtype) * velocity_fn(x, t))
+        if progress is not None:
+            progress(i + 1, total)
+    return x
 
 
 def to_uint8(video: torch.Tensor) -> np.ndarray:
