@@ -399,14 +399,18 @@ _SURNAME_LATIN = re.compile(r"(?<![a-z0-9])(?:" + "|".join(_SURNAMES) + r")(?=[�
 # Korean typed in Latin letters (Revised Romanisation and its everyday variants: "jasal-hagi", "jugyeo",
 # "joongding"): its words are turned back into Hangul so that the gloss reads them. Initials, vowels and finals
 # longest first; a final consonant is never an English-only one (r, f, v, ...), so few English words parse.
-_RR_INITIALS = "kk tt pp ss jj ch sh g k n d r l m b s j t p h".split()
-_RR_INITIAL_JAMO = "ㄲㄸㅃㅆㅉㅊㅅㄱㅋㄴㄷㄹㄹㅁㅂㅅㅈㅌㅍㅎ"
+_RR_INITIALS = "kk tt pp ss jj gg dd bb ch sh g k n d r l m b s j t p h".split()
+_RR_INITIAL_JAMO = "ㄲㄸㅃㅆㅉㄲㄸㅃㅊㅅㄱㅋㄴㄷㄹㄹㅁㅂㅅㅈㅌㅍㅎ"
 _RR_VOWELS = "yeo yae wae weo wo wi we wa oe ui eo eu ae ya ye yo yu oo a e i o u".split()
 _RR_VOWEL_JAMO = "ㅕㅒㅙㅝㅝㅟㅞㅘㅚㅢㅓㅡㅐㅑㅖㅛㅠㅜㅏㅔㅣㅗㅜ"
 # each final with the finals it may stand for: before n or m, romanisation writes the sound a final takes
 # there (긋는 -> "geunneun", 먹는 -> "meongneun", 잡는 -> "jamneun")
-_RR_FINALS = "ng kk ss k g n t d l m p b s".split()
-_RR_FINAL_JAMO = ["ㅇㄱ", "ㄲ", "ㅆ", "ㄱ", "ㄱ", "ㄴㅅㄷㅈㅊ", "ㅅ", "ㄷ", "ㄹ", "ㅁㅂ", "ㅂ", "ㅂ", "ㅅ"]
+# (and the finals a vowel after them moves into the next syllable: 굶어 -> "gulmeo", 꽃이 -> "kkochi")
+_RR_FINALS = "ng kk ss lm lg lk lb lp nj nh bs ch k g n t d l m p b s j h".split()
+_RR_FINAL_JAMO = [
+    *("ㅇㄱ", "ㄲ", "ㅆ", "ㄻ", "ㄺ", "ㄺ", "ㄼ", "ㄼ", "ㄵ", "ㄶ", "ㅄ", "ㅊ", "ㄱ", "ㄱ", "ㄴㅅㄷㅈㅊ"),
+    *("ㅅ", "ㄷ", "ㄹ", "ㅁㅂ", "ㅂ", "ㅂ", "ㅅ", "ㅈ", "ㅎ"),
+]
 _RR_SYLLABLE = "(?:{})?(?:{})(?:{})?".format(*("|".join(x) for x in (_RR_INITIALS, _RR_VOWELS, _RR_FINALS)))
 _RR_WORD = re.compile(f"(?:{_RR_SYLLABLE})+")
 
@@ -420,7 +424,7 @@ def _romanised(tokens: list[str], known: Callable[[str], bool]) -> bool:
     return len(korean) >= 2 and len(korean) >= 0.4 * len(latin)
 
 
-def _rr_spellings(word: str, limit: int = 96) -> list[str]:
+def _rr_spellings(word: str, limit: int = 256) -> list[str]:
     """Hangul spellings of romanised `word`, onset-first ("saram" -> 사람 before 살암): romanisation writes
     the sound, so a final consonant before a vowel is written as the next syllable's start (죽이는 ->
     "jugineun") and only the gloss can tell which spelling was meant."""
@@ -603,6 +607,22 @@ def _term_regex(terms: list[str]) -> re.Pattern:
     return re.compile(r"(?<![a-z0-9])(?:" + ("|".join(alts) or "(?!)") + r")(?![a-z0-9])")
 
 
+_WORD = re.compile(r"[a-z0-9]+")  # what a term's word is to _term_regex
+
+
+def _first_words(terms: list[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The words `terms` start with, and the prefixes of those that end in *: a text holding none of them
+    cannot match (most concepts, for most prompts; their regexes are most of the rules' time)."""
+    exact, prefixes = set(), []
+    for term in terms:
+        words = re.sub(r"[^a-z0-9* ]+", " ", str(term).strip().lower()).split()
+        if words and words[0].endswith("*"):
+            prefixes.append(words[0].rstrip("*"))
+        elif words:
+            exact.add(words[0])
+    return frozenset(exact), tuple(prefixes)
+
+
 def _matches(pattern: re.Pattern, text: str) -> list[tuple[int, int, str]]:
     """(first word index, last word index, matched text) of every match."""
     out = []
@@ -666,6 +686,7 @@ class Policy:
         self.allow = _term_regex(data["allow_phrases"])
         self.block = {cat: _term_regex(terms) for cat, terms in data["block_terms"].items() if terms}
         self.concepts = {name: _term_regex(terms) for name, terms in data["concepts"].items()}
+        self.concept_starts = {name: _first_words(terms) for name, terms in data["concepts"].items()}
         self.rules = [
             Rule(
                 r["category"],
@@ -739,8 +760,9 @@ class Policy:
         if not any(cat in NAME_CATEGORIES for cat, _ in out):
             out += self._misspelled_names(words)
         found: dict[str, list] = {}  # each concept's matches, found once per text: rules share concepts
+        present = set(_WORD.findall(text))
         for rule in self.rules:
-            if self._fires(rule, text, ordered=rule.ordered and not korean, found=found):
+            if self._fires(rule, text, ordered=rule.ordered and not korean, found=found, present=present):
                 out.append((rule.category, "rule " + (" -> " if rule.ordered else " + ").join(rule.concepts)))
         return out
 
@@ -769,12 +791,19 @@ class Policy:
                     out.append((cat, f"name {' '.join(name)!r} (spelled {first + ' ' + second!r})"))
         return out
 
-    def _fires(self, rule: Rule, text: str, ordered: bool, found: dict[str, list]) -> bool:
-        """Whether `rule` fires on `text`; `found` caches each concept's matches in `text`."""
+    def _fires(self, rule: Rule, text: str, ordered: bool, found: dict[str, list], present: set[str]) -> bool:
+        """Whether `rule` fires on `text`; `found` caches each concept's matches in `text`, `present` is the set
+        of its words (a concept none of whose terms starts with one of them is not searched for)."""
 
         def matches(concept: str) -> list[tuple[int, int, str]]:
             if concept not in found:
-                found[concept] = _matches(self.concepts[concept], text)
+                exact, prefixes = self.concept_starts[concept]
+                if exact.isdisjoint(present) and not (
+                    prefixes and any(w.startswith(prefixes) for w in present)
+                ):
+                    found[concept] = []
+                else:
+                    found[concept] = _matches(self.concepts[concept], text)
             return found[concept]
 
         if not all(matches(c) for c in rule.concepts):
