@@ -82,7 +82,21 @@ HEAD_MARGIN = 0.08
 # joined after its single scoring: with it, the head alone blocked 130 of holdout6's 183 (126 without), 107 of
 # holdout5's 160 (108), 105 of holdout4's 152 (105) and 82 of 126 probe prompts (81), refusing none of their
 # benign ones either way, and the mean margin of every set's violating prompts rose, its benign ones' fell.
-NEIGHBOUR_SPLITS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7")
+# holdout8 joined after its single scoring (session 8, `bench/moderation_head_cv.py` with and without
+# `--drop holdout8`): with it the head alone blocked 103, 109, 129 and 128 of the 152, 160, 183 and 182 violating
+# prompts of holdout4..7 (103, 110, 128, 125 without) and 111 of 200 probe prompts (110), refusing none of
+# their benign ones either way; k-NN scoring of 50 prompt parts took 3.85 ms (3.51).
+NEIGHBOUR_SPLITS = (
+    "dev",
+    "holdout",
+    "holdout2",
+    "holdout3",
+    "holdout4",
+    "holdout5",
+    "holdout6",
+    "holdout7",
+    "holdout8",
+)
 LABELLED = Path(__file__).parent / "data" / "moderation_prompts.jsonl"
 # A prompt of several clauses is also judged clause by clause (the worst clause counts): a harmful clause in a
 # long scene is diluted in the mean-pooled embedding of the whole. At most this many clauses of 3+ words.
