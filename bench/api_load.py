@@ -7,7 +7,9 @@ separate `haneul worker` processes running the real pipeline with a tiny random 
 
 Last line: jobs=50 failed=0 lost=0 api_p50_ms=... api_p95_ms=... jobs_per_min=...
 `api_*_ms` is the client-side latency of every API call (create and retrieve), measured while the
-workers generate; `lost` counts jobs that vanished or never finished before the deadline.
+workers generate; `lost` counts jobs that vanished or never finished before the deadline. Every job has its
+own prompt (the world benchmark's standard prompts, English and Korean, evenly spaced): the prompt check
+embeds each distinct prompt of a batch once, so clients sending the same prompts would flatter it.
 The line before it splits creates by the server's own `server-timing` header: the prompt check
 (`moderation`: the round trip to the moderation child, queueing included), the database (`store`) and
 the whole route (`total`); a create's client latency minus `total` is time spent outside the route
@@ -27,6 +29,7 @@ from pathlib import Path
 
 from openai import OpenAI
 
+from haneul.eval.prompt_set import STANDARD_SET, load_prompts
 from haneul.serve.testing import Postgres, start_api, start_worker, tiny_model_dir
 
 warnings.simplefilter("ignore", DeprecationWarning)  # the SDK marks client.videos deprecated
@@ -42,10 +45,16 @@ def server_timing(header: str) -> dict[str, float]:
     return out
 
 
+def job_prompts(n: int) -> list[str]:
+    """n different prompts, evenly spaced over the world benchmark's standard set (212 prompts)."""
+    rows = load_prompts(STANDARD_SET)
+    return [rows[i * len(rows) // n]["prompt"] for i in range(n)]
+
+
 def run_client(
     url: str,
     key: str,
-    jobs: int,
+    prompts: list[str],
     args,
     latencies: list[tuple[str, float]],
     results: dict,
@@ -61,8 +70,7 @@ def run_client(
             latencies.append((kind, (time.perf_counter() - start) * 1000))
 
     ids = []
-    for i in range(jobs):
-        prompt = f"a red ball bounces, take {i}"
+    for prompt in prompts:
         create = client.videos.with_raw_response.create
         raw = timed("create", create, prompt=prompt, size=args.size, seconds=args.seconds)
         stages.append(server_timing(raw.headers.get("server-timing", "")))  # where the create's time went
@@ -122,10 +130,13 @@ def main() -> None:
         latencies: list[tuple[str, float]] = []  # (create | retrieve, ms)
         results: dict[str, str] = {}
         stages: list[dict[str, float]] = []  # the server's own timing of each create
-        per_client = [args.jobs // args.clients + (i < args.jobs % args.clients) for i in range(args.clients)]
+        prompts = job_prompts(args.jobs)
         threads = [
-            threading.Thread(target=run_client, args=(url, key, n, args, latencies, results, stages))
-            for key, n in zip(keys, per_client, strict=True)
+            threading.Thread(
+                target=run_client,
+                args=(url, key, prompts[i :: args.clients], args, latencies, results, stages),
+            )
+            for i, key in enumerate(keys)
         ]
         start = time.perf_counter()
         for t in threads:
