@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from haneul.conditioning import FrameCondition
-from haneul.flow import sample, shift_for_tokens, timesteps
-from haneul.pipeline import Pipeline, _truncate_schedule, invert
+from haneul.flow import invert, sample, shift_for_tokens, timesteps
+from haneul.pipeline import Pipeline, _truncate_schedule
 
 
 @pytest.fixture(scope="module")

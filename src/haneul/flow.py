@@ -137,3 +137,36 @@ def sample(
         if progress is not None:
             progress(i + 1, total)
     return x
+
+
+def invert(
+    velocity_fn: VelocityFn,
+    latents: Tensor,
+    timesteps: Tensor,
+    *,
+    given: Tensor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Tensor:
+    """Integrate dx/dt = v up from clean `latents` at timesteps[0] = 0 to timesteps[-1] (Euler steps).
+
+    The inverse of `flow.sample` on the same grid (Song et al. 2021's DDIM inversion, for flows as in
+    RF-Inversion and FlowEdit): sampling back down from the result lands near `latents`, and an edit
+    started there keeps more of the input than one from fresh noise. Each step takes the velocity at its
+    upper end's time, t_next, with the current x: the sampler's Euler step back down from t_next uses that
+    time, and a clean frame at t = 0 that is not given is a case the model never saw (with the lower end's
+    time the bundled model's edits kept less: docs/modes.md, session 8). given (B, F) frames stay at their
+    latents and see t = 0.
+    """
+    b, _, f = latents.shape[:3]
+    if given is None:
+        given = torch.zeros(b, f, dtype=torch.bool, device=latents.device)
+    mask = given[:, None, :, None, None]
+    x = latents
+    total = len(timesteps) - 1
+    for i in range(total):
+        t_cur, t_next = timesteps[i], timesteps[i + 1]
+        t = frame_times(t_next.expand(b).to(latents.dtype), given)
+        x = torch.where(mask, latents, x + (t_next - t_cur).to(latents.dtype) * velocity_fn(x, t))
+        if progress is not None:
+            progress(i + 1, total)
+    return x

@@ -270,7 +270,7 @@ class Pipeline:
         model alone would not change them. No effect unless the prompt names one object colour the video
         lacks. Extension and join (init_video with conditions: a guessed continuation) are never painted.
         invert: for an edit (init_video and no conditions) below strength 1, start from the input's
-        latents carried up to t = strength along the model's own ODE (`invert`: the empty prompt, no
+        latents carried up to t = strength along the model's own ODE (`flow.invert`: the empty prompt, no
         guidance, one extra model call per sampling step, counted by `progress`), so the objects stay
         where they were; the start is then the same for every seed (the seed still picks the prompt's
         expansion). False noises the latents with fresh noise from the seed (plain SDEdit, before
@@ -563,6 +563,7 @@ class Pipeline:
 
     def _invert(self, latents, ts, given, context, progress) -> torch.Tensor:
         """An edit's start: its clean latents carried from t = 0 up to ts[0] along the unguided ODE."""
+        from haneul.flow import invert
 
         def velocity(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             with self._autocast():
@@ -602,41 +603,6 @@ def _truncate_schedule(ts: torch.Tensor, strength: float) -> torch.Tensor:
     """SDEdit: start the schedule at t = strength instead of 1."""
     rest = ts[ts < strength]
     return torch.cat([torch.tensor([strength], dtype=ts.dtype), rest])
-
-
-def invert(
-    velocity_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    latents: torch.Tensor,
-    timesteps: torch.Tensor,
-    *,
-    given: torch.Tensor | None = None,
-    progress: ProgressFn | None = None,
-) -> torch.Tensor:
-    """Integrate dx/dt = v up from clean `latents` at timesteps[0] = 0 to timesteps[-1] (Euler steps).
-
-    The inverse of `flow.sample` on the same grid (Song et al. 2021's DDIM inversion, for flows as in
-    RF-Inversion and FlowEdit): sampling back down from the result lands near `latents`, and an edit
-    started there keeps more of the input than one from fresh noise. Each step takes the velocity at its
-    upper end's time, t_next, with the current x: the sampler's Euler step back down from t_next uses that
-    time, and a clean frame at t = 0 that is not given is a case the model never saw (with the lower end's
-    time the bundled model's edits kept less: docs/modes.md, session 8). given (B, F) frames stay at their
-    latents and see t = 0.
-    """
-    from haneul.flow import frame_times
-
-    b, _, f = latents.shape[:3]
-    if given is None:
-        given = torch.zeros(b, f, dtype=torch.bool, device=latents.device)
-    mask = given[:, None, :, None, None]
-    x = latents
-    total = len(timesteps) - 1
-    for i in range(total):
-        t_cur, t_next = timesteps[i], timesteps[i + 1]
-        t = frame_times(t_next.expand(b).to(latents.dtype), given)
-        x = torch.where(mask, latents, x + (t_next - t_cur).to(latents.dtype) * velocity_fn(x, t))
-        if progress is not None:
-            progress(i + 1, total)
-    return x
 
 
 def to_uint8(video: torch.Tensor) -> np.ndarray:

@@ -7,7 +7,7 @@ A worker killed mid-job simply stops heartbeating; another worker takes the job 
 
 What each job kind does with the pipeline:
 - create:     text-to-video; with `input_reference`, that image is the given first frame (image-to-video)
-- remix/edit: the source video re-rendered from the new prompt (SDEdit, `strength`)
+- remix/edit: the source video re-rendered from the new prompt (SDEdit from its inverted latents, `strength`)
 - extend:     the last frames of the source are given, the new frames continue them; the result is the
               source followed by the new frames (its `seconds` is the stitched total, as OpenAI's)
 - storyboard: shot 1 as `create`, every later shot extends the video so far with its own prompt
