@@ -406,6 +406,7 @@ _SURNAMES = {
 _AGE_KO = re.compile(r"(?<![0-9])([0-9]{1,2}) ?살(?![아려림인해])")
 # NFKD has turned a loose ㅅ into the conjoining ᄉ by then
 _SEX_JAMO = re.compile(r"(?<![\u1100-\u11ff\u3131-\u3163])[ㅅᄉ]{2}(?![\u1100-\u11ff\u3131-\u3163])")
+_PILLS_KO = re.compile(r"(?<![0-9])([1-9][0-9]{1,2}) ?알(?![가-힣]*(?:달걀|계란))")
 _ADULT_KO = re.compile(r"(?<![0-9])19 ?금(?![요액리속메연지고주빛발])")
 _SURNAME_LATIN = re.compile(r"(?<![a-z0-9])(?:" + "|".join(_SURNAMES) + r")(?=[가-힣]{2})")
 
@@ -427,6 +428,11 @@ _RR_FINAL_JAMO = [
 ]
 _RR_SYLLABLE = "(?:{})?(?:{})(?:{})?".format(*("|".join(x) for x in (_RR_INITIALS, _RR_VOWELS, _RR_FINALS)))
 _RR_WORD = re.compile(f"(?:{_RR_SYLLABLE})+")
+
+
+# a romanised word typed syllable by syllable: three or more hyphenated syllables ("yeo-ja-ae-ui"); two are
+# left apart ("sa-jin" is read as one Hangul run anyway, and "hip-hop" stays English)
+_RR_SYLLABLES = re.compile(f"(?<![a-z0-9-])(?:{_RR_SYLLABLE})(?:-(?:{_RR_SYLLABLE})){{2,}}(?![a-z0-9-])")
 
 
 def _romanised(tokens: list[str], known: Callable[[str], bool]) -> bool:
@@ -506,11 +512,13 @@ def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool
     text = _fold(text)
     text = re.sub(r"['’`]s\b", "", text)  # possessive: "woman's throat" -> "woman throat"
     text = re.sub(r"['’`]", "", text)
+    text = _RR_SYLLABLES.sub(lambda m: m.group().replace("-", ""), text)  # "jung-hak-saeng" -> "junghaksaeng"
     text = _SEPARATED.sub(lambda m: _unseparate(m.group(), known), text)
     # "자1살", "자x살": a syllable wedged apart
     text = re.sub(r"(?<=[가-힣])[0-9a-z]{1,2}(?=[가-힣])", " ", text)
     text = _SURNAME_LATIN.sub(lambda m: _SURNAMES[m.group()], text)  # "s0n흥민" -> "손흥민"
     text = _AGE_KO.sub(r"\1 years old ", text)  # "15살" -> "15 years old" (the minor rules' ages)
+    text = _PILLS_KO.sub(r" \1 pills ", text)  # "30알": ten or more tablets
     text = _ADULT_KO.sub(" nsfw ", text)  # "19금": rated 19+ (not 금요일, 금메달, 금지)
     text = _SEX_JAMO.sub(" 섹스 ", text)  # "ㅅㅅ": the initials of 섹스, standing alone
     tokens = []
