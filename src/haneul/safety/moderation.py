@@ -83,9 +83,10 @@ HEAD_MARGIN = 0.08
 # holdout5's 160 (108), 105 of holdout4's 152 (105) and 82 of 126 probe prompts (81), refusing none of their
 # benign ones either way, and the mean margin of every set's violating prompts rose, its benign ones' fell.
 # holdout8 joined after its single scoring (session 8, `bench/moderation_head_cv.py` with and without
-# `--drop holdout8`): with it the head alone blocked 103, 109, 129 and 128 of the 152, 160, 183 and 182 violating
-# prompts of holdout4..7 (103, 110, 128, 125 without) and 111 of 200 probe prompts (110), refusing none of
-# their benign ones either way; k-NN scoring of 50 prompt parts took 3.85 ms (3.51).
+# `--drop holdout8`, at be08d1c): with it the head alone blocked 103, 109, 129 and 128 of the 152, 160, 183 and
+# 182 violating prompts of holdout4..7 (103, 110, 128, 125 without; at a3dde80 holdout6 128 either way) and 111
+# of 200 probe prompts (110), refusing none of their benign ones either way; k-NN scoring of 50 prompt parts
+# took 3.85 ms (3.51).
 NEIGHBOUR_SPLITS = (
     "dev",
     "holdout",
