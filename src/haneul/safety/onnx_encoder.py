@@ -71,17 +71,16 @@ def cached_model(
     return model
 
 
-def hidden_states(model: bytes, threads: int = 2) -> HiddenStates:
+def hidden_states(model: bytes, threads: int = 1) -> HiddenStates:
     """A callable like the torch module the model was exported from, running under ONNX Runtime.
 
-    Two threads (at most one per core): when clients create videos at once, the prompt check embeds their
-    prompts as one batch while they wait, so a second core is mostly free to share the batch. Measured with
-    `bench/api_load.py` (distinct prompts) under load: server-side check p50 54/54/66 ms against 90/56/95
-    with one thread (docs/api.md). Without spinning, a thread that finds its core busy costs little."""
+    One thread: on a quiet machine, with ten clients creating at once, two threads made the API's creates
+    slower (`bench/api_load.py`, alternated runs: create p50 86/85 ms against 72/75 with one; docs/api.md):
+    the second core is busy with the clients' requests and the API itself."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = max(1, min(threads, os.cpu_count() or 1))
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     # no busy-waiting between operators: the cores are shared with the API and the workers
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
