@@ -12,8 +12,10 @@ once (session 5) and then used for development in session 6. "holdout6" (416 pro
 splits' prompts word for word were dropped, 407 kept) was scored once (0.940/0.018) and then used for
 development. "holdout7" (414 written blind the same way later in session 6; 11 repeats of earlier prompts
 dropped, 403 kept) was scored once at the end of session 6 (0.934/0.014) and then used for development in
-session 7. "holdout8" (416 written blind the same way in session 7; 7 repeats dropped, 409 kept) was appended
-for its single scoring at the end of session 7: it is the held-out one, and the last line is its figure.
+session 7. "holdout8" (416 written blind the same way in session 7; 7 repeats dropped, 409 kept) was scored
+once at the end of session 7 (0.903/0.004) and then used for development in session 8. "holdout9" (421
+written blind the same way in session 8; repeats dropped) was appended for its single scoring at the end of
+session 8: it is the held-out one, and the last line is its figure.
 Prints per-category precision and recall, the misses and false positives, the same recall/FPR for the
 rules alone and the embedding head alone (which part earns what), load time and time per prompt, the
 frame check's cost on a 33-frame 128x128 clip; the last line is `recall_block=... fpr_allow=...` on the newest held-out split.
@@ -38,7 +40,18 @@ DATA = Path(__file__).parents[1] / "src/haneul/safety/data/moderation_prompts.js
 # Splits in the order they were written. Each earlier one was scored once and then used to develop the policy,
 # so only the last split is held out; when the policy changes after seeing it, a fresh split must be added.
 # `--errors` never prints the last split's errors (so they cannot leak into tuning).
-SPLITS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8")
+SPLITS = (
+    "dev",
+    "holdout",
+    "holdout2",
+    "holdout3",
+    "holdout4",
+    "holdout5",
+    "holdout6",
+    "holdout7",
+    "holdout8",
+    "holdout9",
+)
 
 
 def load_rows(path: Path = DATA) -> list[dict]:
