@@ -33,20 +33,18 @@ from pathlib import Path
 
 import torch
 
-from haneul.safety.moderation import BENIGN, HEAD_CATEGORIES, HEAD_K, POLICY_DIR, Moderator, neighbour_rows
+from haneul.safety.moderation import (
+    BENIGN,
+    HEAD_CATEGORIES,
+    HEAD_K,
+    NEIGHBOUR_SPLITS,
+    POLICY_DIR,
+    Moderator,
+    neighbour_rows,
+)
 
 DATA = Path(__file__).parents[1] / "src/haneul/safety/data/moderation_prompts.jsonl"
-ALL_SPLITS = (
-    "dev",
-    "holdout",
-    "holdout2",
-    "holdout3",
-    "holdout4",
-    "holdout5",
-    "holdout6",
-    "holdout7",
-    "holdout8",
-)
+ALL_SPLITS = NEIGHBOUR_SPLITS  # the splits scored so far: a blind split appended to the data is never read
 LEFT_OUT = ("holdout4", "holdout5", "holdout6", "holdout7", "holdout8")
 CLASSES = [BENIGN, *HEAD_CATEGORIES]
 MAX_FPR = 0.01
