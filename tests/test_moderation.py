@@ -743,3 +743,25 @@ def test_faster_encoders_embed_as_torch_does(moderator, monkeypatch):
     assert isinstance(head.hidden_states, torch.jit.ScriptModule)
     for batch, want in zip(batches, eager, strict=True):
         assert torch.equal(head.embed(batch), want), batch
+
+
+# review of session 8: the romanised-Korean step must not drop the English words around a romanised one
+@pytest.mark.parametrize(
+    "text",
+    [
+        "oppa nude unnie",
+        "uri agi nude",
+        "haksaeng yeoja naked photo",
+        "namja haksaeng nude",
+        "eomma nude adeul",
+        "yeoja chingu gore",
+    ],
+)
+def test_english_words_next_to_romanised_korean_still_count(moderator, text):
+    assert not moderator.moderate(text).allowed
+
+
+def test_romanised_words_the_gloss_cannot_read_stay_as_typed(moderator):
+    norm = moderator.policy.normalize("halmeoni makes kimchi in insadong")
+    assert "kimchi" in norm.split() and "insadong" in norm.split()
+    assert moderator.moderate("halmeoni makes kimchi in insadong").allowed

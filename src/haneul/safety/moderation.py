@@ -485,11 +485,22 @@ def _to_hangul(word: str, gloss: Gloss, known: Callable[[str], bool], after: str
     if not spellings:
         return word
     best = max(spellings, key=lambda h: gloss.covered(h + after))
+    alone, joined = gloss.covered(best), gloss.covered(best + after) - gloss.covered(after)
     if word in _common_words() or known(word):
-        alone, joined = gloss.covered(best), gloss.covered(best + after) - gloss.covered(after)
         if alone < len(best) and joined < len(best):
             return word
+    elif alone == 0 and joined == 0:  # nothing the gloss reads ("kimchi", "insadong"): MiniLM reads it as is
+        return word
     return best
+
+
+def _particle(word: str, latin: str, after: str, gloss: Gloss, known: Callable[[str], bool]) -> bool:
+    """Whether the Latin word `latin` after Hangul `word` is a particle the gloss reads `word` with ("pi ga":
+    피 read with 가): not an English or policy word ("oppa nude": "nude" stays), and reading `word` with its
+    Hangul spelling `after` covers more than `word` alone."""
+    if _HANGUL.match(latin) or latin in _common_words() or known(latin):
+        return False
+    return gloss.covered(word + after) - gloss.covered(after) > gloss.covered(word)
 
 
 def _romanised_to_hangul(tokens: list[str], gloss: Gloss, known: Callable[[str], bool]) -> list[str]:
@@ -499,7 +510,12 @@ def _romanised_to_hangul(tokens: list[str], gloss: Gloss, known: Callable[[str],
     after = ""  # the next word in Hangul, kept or not ("ga" stays Latin, but 피 is read with 가)
     for tok in reversed(tokens):
         out.insert(0, _to_hangul(tok, gloss, known, after))
-        if len(out) > 1 and after and _HANGUL.match(out[0]) and not _HANGUL.match(out[1]):
+        if (
+            len(out) > 1
+            and after
+            and _HANGUL.match(out[0])
+            and _particle(out[0], out[1], after, gloss, known)
+        ):
             out[1] = after  # the particle that made the word readable goes with it
         spellings = _rr_spellings(tok) if _RR_WORD.fullmatch(tok) else []
         after = out[0] if _HANGUL.match(out[0]) else (spellings[0] if spellings else "")
