@@ -46,7 +46,8 @@ def server_timing(header: str) -> dict[str, float]:
 
 
 def job_prompts(n: int) -> list[str]:
-    """n different prompts, evenly spaced over the world benchmark's standard set (212 prompts)."""
+    """n prompts evenly spaced over the world benchmark's standard set (212 rows, 208 distinct prompts):
+    all different for the default 50 jobs; more than 208 jobs repeat some."""
     rows = load_prompts(STANDARD_SET)
     return [rows[i * len(rows) // n]["prompt"] for i in range(n)]
 

@@ -84,9 +84,23 @@ def test_edit_is_reproducible_and_counts_the_inversion_steps(live_pipe):
     assert seen == [(i, total) for i in range(1, total + 1)] and total % 2 == 0
 
 
-def test_long_edits_invert_every_window(live_pipe):
+def test_long_edits_invert_every_window(live_pipe, monkeypatch):
+    import haneul.flow
+
+    calls = {"invert": 0, "sample": 0}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(haneul.flow, "invert", counted("invert", haneul.flow.invert))
+    monkeypatch.setattr(haneul.flow, "sample", counted("sample", haneul.flow.sample))
     kwargs = dict(init_video=clip(25), strength=0.5, num_frames=25, num_steps=2, seed=0)
     out = live_pipe.generate("a ball", **kwargs).frames
+    assert calls["sample"] >= 2 and calls["invert"] == calls["sample"]  # one inversion per window
     old = live_pipe.generate("a ball", invert=False, **kwargs).frames
     assert out.shape == old.shape == (25, 64, 64, 3) and not np.array_equal(out[-8:], old[-8:])
 

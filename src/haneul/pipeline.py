@@ -271,7 +271,7 @@ class Pipeline:
         lacks. Extension and join (init_video with conditions: a guessed continuation) are never painted.
         invert: for an edit (init_video and no conditions) below strength 1, start from the input's
         latents carried up to t = strength along the model's own ODE (`flow.invert`: the empty prompt, no
-        guidance, one extra model call per sampling step, counted by `progress`), so the objects stay
+        guidance: one unguided forward pass per sampling step, counted by `progress`), so the objects stay
         where they were; the start is then the same for every seed (the seed still picks the prompt's
         expansion). False noises the latents with fresh noise from the seed (plain SDEdit, before
         session 8). Strength 1 always starts from fresh noise, so it ignores the input either way.

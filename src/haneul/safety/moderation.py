@@ -522,6 +522,12 @@ def _romanised_to_hangul(tokens: list[str], gloss: Gloss, known: Callable[[str],
     return out
 
 
+def _join_syllables(m: re.Match) -> str:
+    """Hyphenated romanised syllables as one word, unless every part is an English word ("man-to-man")."""
+    parts = m.group().split("-")
+    return m.group() if all(p in _common_words() for p in parts) else "".join(parts)
+
+
 def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool] = lambda w: False) -> str:
     """The prompt as lower-case words separated by single spaces, obfuscation undone, Korean glossed.
 
@@ -529,7 +535,7 @@ def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool
     text = _fold(text)
     text = re.sub(r"['’`]s\b", "", text)  # possessive: "woman's throat" -> "woman throat"
     text = re.sub(r"['’`]", "", text)
-    text = _RR_SYLLABLES.sub(lambda m: m.group().replace("-", ""), text)  # "jung-hak-saeng" -> "junghaksaeng"
+    text = _RR_SYLLABLES.sub(_join_syllables, text)  # "jung-hak-saeng" -> "junghaksaeng"
     text = _SEPARATED.sub(lambda m: _unseparate(m.group(), known), text)
     # "자1살", "자x살": a syllable wedged apart
     text = re.sub(r"(?<=[가-힣])[0-9a-z]{1,2}(?=[가-힣])", " ", text)
@@ -976,6 +982,8 @@ class EmbeddingHead:
         Texts of similar length are run together: a batch is padded to its longest text, so one long prompt
         would make every short one in its batch cost as much (the API's batches of ten world prompts and
         their clauses: 10% less CPU). Padding is masked: the embeddings are the same as one padded batch's."""
+        if not texts:
+            return torch.empty(0, self.encoder.model.config.hidden_size)
         tok = self.encoder.tokenizer(texts, truncation=True, max_length=self.encoder.max_length)
         order = sorted(range(len(texts)), key=lambda i: len(tok["input_ids"][i]))
         out = torch.empty(len(texts), self.encoder.model.config.hidden_size)
