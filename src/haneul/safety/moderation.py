@@ -477,11 +477,13 @@ def _rr_spellings(word: str, limit: int = 256) -> list[str]:
     return out
 
 
-def _to_hangul(word: str, gloss: Gloss, known: Callable[[str], bool], after: str = "") -> str:
+def _to_hangul(
+    word: str, spellings: list[str], gloss: Gloss, known: Callable[[str], bool], after: str = ""
+) -> str:
     """Romanised `word` in Hangul: the spelling whose syllables the gloss reads most of. An English or policy
     word ("nude", "son", "lo") only when the gloss reads all of it, alone ("son" -> 손, hand) or with the
-    Hangul `after` it ("pi-ga" -> 피가, blood)."""
-    spellings = _rr_spellings(word) if _RR_WORD.fullmatch(word) else []
+    Hangul `after` it ("pi-ga" -> 피가, blood). `spellings`: `_rr_spellings(word)`, [] if it is not
+    romanised."""
     if not spellings:
         return word
     best = max(spellings, key=lambda h: gloss.covered(h + after))
@@ -509,7 +511,8 @@ def _romanised_to_hangul(tokens: list[str], gloss: Gloss, known: Callable[[str],
     out: list[str] = []
     after = ""  # the next word in Hangul, kept or not ("ga" stays Latin, but 피 is read with 가)
     for tok in reversed(tokens):
-        out.insert(0, _to_hangul(tok, gloss, known, after))
+        spellings = _rr_spellings(tok) if _RR_WORD.fullmatch(tok) else []
+        out.insert(0, _to_hangul(tok, spellings, gloss, known, after))
         if (
             len(out) > 1
             and after
@@ -517,7 +520,6 @@ def _romanised_to_hangul(tokens: list[str], gloss: Gloss, known: Callable[[str],
             and _particle(out[0], out[1], after, gloss, known)
         ):
             out[1] = after  # the particle that made the word readable goes with it
-        spellings = _rr_spellings(tok) if _RR_WORD.fullmatch(tok) else []
         after = out[0] if _HANGUL.match(out[0]) else (spellings[0] if spellings else "")
     return out
 
@@ -838,18 +840,10 @@ class Policy:
 
     def _fires(self, rule: Rule, text: str, ordered: bool, found: dict[str, list], present: set[str]) -> bool:
         """Whether `rule` fires on `text`; `found` caches each concept's matches in `text`, `present` is the set
-        of its words (a concept none of whose terms starts with one of them is not searched for)."""
+        of its words (see `_concept_matches`)."""
 
         def matches(concept: str) -> list[tuple[int, int, str]]:
-            if concept not in found:
-                exact, prefixes = self.concept_starts[concept]
-                if exact.isdisjoint(present) and not (
-                    prefixes and any(w.startswith(prefixes) for w in present)
-                ):
-                    found[concept] = []
-                else:
-                    found[concept] = _matches(self.concepts[concept], text)
-            return found[concept]
+            return self._concept_matches(concept, text, found, present)
 
         if not all(matches(c) for c in rule.concepts):
             return False
@@ -864,6 +858,19 @@ class Policy:
                 if 0 < gap <= rule.window:
                     return True
         return False
+
+    def _concept_matches(
+        self, concept: str, text: str, found: dict[str, list], present: set[str]
+    ) -> list[tuple[int, int, str]]:
+        """`concept`'s matches in `text`, found once per text (rules share concepts); a concept none of whose
+        terms starts with a word of `present` is not searched for."""
+        if concept not in found:
+            exact, prefixes = self.concept_starts[concept]
+            if exact.isdisjoint(present) and not (prefixes and any(w.startswith(prefixes) for w in present)):
+                found[concept] = []
+            else:
+                found[concept] = _matches(self.concepts[concept], text)
+        return found[concept]
 
 
 # ---------------------------------------------------------------- the embedding head
