@@ -733,7 +733,7 @@ def test_faster_encoders_embed_as_torch_does(moderator, monkeypatch):
     if onnx_encoder.available():
         head = moderation.EmbeddingHead(moderator.head.encoder, texts, labels, k=1, cache=False)
         eager = [head.embed(batch) for batch in batches]
-        assert head.freeze() == "onnxruntime"
+        assert head.freeze(quantized=False) == "onnxruntime"
         for batch, want in zip(batches, eager, strict=True):
             assert torch.allclose(head.embed(batch), want, rtol=0.0, atol=1e-5), batch
     monkeypatch.setattr(onnx_encoder, "available", lambda: False)
@@ -743,6 +743,31 @@ def test_faster_encoders_embed_as_torch_does(moderator, monkeypatch):
     assert isinstance(head.hidden_states, torch.jit.ScriptModule)
     for batch, want in zip(batches, eager, strict=True):
         assert torch.equal(head.embed(batch), want), batch
+
+
+def test_int8_encoder_is_close_to_torch_and_embeds_the_exemplars_too(moderator):
+    """The prompt check's encoder runs with int8 weights where ONNX Runtime is installed: close to torch's
+    embeddings (not equal), and the exemplars are embedded again by it, so prompts and exemplars share its
+    error; the moderators of the CLI, the server and the bench all load it."""
+    from haneul.safety import onnx_encoder
+
+    if not onnx_encoder.available():
+        pytest.skip("onnxruntime is not installed")
+    texts, labels = ["a dog in a park", "a man shot dead"], ["benign", "violence_graphic"]
+    head = moderation.EmbeddingHead(moderator.head.encoder, texts, labels, k=1, cache=False)
+    eager_vectors = head.vectors
+    prompts = ["a cat on a sofa", "a soldier stabs a prisoner, blood everywhere", "two cubes"]
+    eager = head.embed(prompts)
+    assert head.freeze() == moderation.INT8_RUNTIME == head.runtime
+    int8 = head.embed(prompts)
+    assert not torch.equal(int8, eager)  # it really is another runtime...
+    assert ((int8 * eager).sum(1) > moderation.INT8_MIN_COSINE).all()  # ...of the same model
+    assert torch.allclose(head.vectors, head.embed(texts)) and not torch.equal(head.vectors, eager_vectors)
+    assert [v.blocks for v in head.verdicts(["a puppy sleeping", "a man shot dead in the street"])] == [
+        False,
+        True,
+    ]
+    assert moderator.head.runtime == moderation.INT8_RUNTIME  # default_moderator() loads it
 
 
 # review of session 8: the romanised-Korean step must not drop the English words around a romanised one

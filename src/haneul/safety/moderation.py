@@ -73,6 +73,11 @@ HEAD_K = 10  # the head compares a prompt with its 10 nearest neighbours of each
 # choose 0.07, 0.08, 0.08, 0.08, 0.08, 0.08: 0.08 again; with holdout7 among the neighbours too (session 7), the
 # seven folds (dev to holdout6) choose 0.07 once and 0.08 six times.
 HEAD_MARGIN = 0.08
+# The head's encoder runs with int8 weights where ONNX Runtime is installed (`EmbeddingHead.freeze`); its
+# embeddings are accepted if each probe's is at least this close to torch's (the least over 1,500 labelled
+# prompts was 0.967, the median 0.993; another model is far below).
+INT8_MIN_COSINE = 0.95
+INT8_RUNTIME = "onnxruntime-int8"
 # The labelled prompts of these splits are neighbours of the head too (their labels, sexual_minors read as
 # sexual; the name categories left out): blind splits brought phrasings no exemplar had, and every split added
 # as neighbours raised recall on the next one (leave-one-split-out, docs/safety.md). A new blind split must
@@ -960,27 +965,47 @@ class EmbeddingHead:
     everything they depend on (encoder, normalised exemplars): edit the exemplars or the policy and they are
     embedded afresh."""
 
-    def __init__(self, encoder, texts: list[str], labels: list[str], k: int = HEAD_K, cache: bool = True):
+    def __init__(
+        self,
+        encoder,
+        texts: list[str],
+        labels: list[str],
+        k: int = HEAD_K,
+        cache: bool = True,
+        fast: bool = False,
+    ):
+        """`fast`: run the encoder the fastest way it passes its check (`freeze`) before embedding the
+        exemplars, so that they are embedded by the same arithmetic as the prompts."""
         self.encoder = encoder
         self.classes = [BENIGN, *HEAD_CATEGORIES]
         self.texts = texts
         self.labels = torch.tensor([self.classes.index(label) for label in labels])
         self.k = k
+        self.cache = cache
         self.hidden_states: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = _Hidden(encoder.model)
-        blob = json.dumps([str(getattr(encoder, "name", "")), texts], ensure_ascii=False)
-        path = head_cache_dir() / f"exemplars-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.pt"
-        if cache and path.is_file():
-            self.vectors = torch.load(path)
-            return
-        self.vectors = self.embed(texts)
-        if cache:
+        self.runtime = self._speed_up() if fast else "eager"
+        self.vectors = self._exemplar_vectors()
+
+    def _exemplar_vectors(self) -> torch.Tensor:
+        """The exemplars' embeddings by the encoder as it runs now, from the disk cache if they are there.
+        Only int8 changes the numbers enough to need its own entry (the other runtimes agree within 1e-5)."""
+        blob = [str(getattr(self.encoder, "name", "")), self.texts]
+        if self.runtime == INT8_RUNTIME:
+            blob.insert(1, "int8")
+        digest = hashlib.sha256(json.dumps(blob, ensure_ascii=False).encode()).hexdigest()[:20]
+        path = head_cache_dir() / f"exemplars-{digest}.pt"
+        if self.cache and path.is_file():
+            return torch.load(path)
+        vectors = self.embed(self.texts)
+        if self.cache:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                torch.save(self.vectors, tmp)
+                torch.save(vectors, tmp)
                 os.replace(tmp, path)
             except OSError:
                 pass  # a read-only home only costs the embedding time at the next load
+        return vectors
 
     @torch.no_grad()
     def embed(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
@@ -1006,25 +1031,49 @@ class EmbeddingHead:
         return out
 
     @torch.no_grad()
-    def freeze(self) -> str:
-        """Run the encoder faster from now on, for a long-lived process that embeds prompts all day (the API's
-        prompt check). Under ONNX Runtime if it is installed and embeds probes within 1e-5 of torch (one short
-        prompt: 8.1 -> 3.9 ms, `haneul.safety.onnx_encoder`); otherwise as a frozen TorchScript trace if that
-        embeds them bit-identically (the same arithmetic without the transformers model's Python: 12.9 ->
-        9.1 ms; a trace records one path through the model's code, another transformers version may take
-        another). Returns what runs the encoder: "onnxruntime", "torchscript" or "eager"."""
+    def freeze(self, quantized: bool = True) -> str:
+        """Run the encoder faster from now on (`_speed_up`) and embed the exemplars again if the numbers
+        changed. Returns what runs the encoder: "onnxruntime-int8", "onnxruntime", "torchscript" or "eager"."""
+        self.hidden_states = _Hidden(self.encoder.model)
+        self.runtime = self._speed_up(quantized)
+        self.vectors = self._exemplar_vectors()
+        return self.runtime
+
+    @torch.no_grad()
+    def _speed_up(self, quantized: bool = True) -> str:
+        """Switch `hidden_states` to the fastest runtime whose embeddings of a few probes pass its check.
+
+        - "onnxruntime-int8" (`quantized`): ONNX Runtime with int8 weights, 3.9 -> 2 ms a prompt on one core
+          (`onnx_encoder.quantize`). Its embeddings are not torch's (cosine 0.993 median, 0.967 least over
+          1,500 labelled prompts), so the check only asks for cosine >= INT8_MIN_COSINE, which a wrong
+          export or another model fails; what it does to decisions is measured (docs/safety.md).
+        - "onnxruntime": the same fp32 model, within 1e-5 of torch (one short prompt: 8.1 -> 3.9 ms).
+        - "torchscript": a frozen trace if it embeds bit-identically (the same arithmetic without the
+          transformers model's Python: 12.9 -> 9.1 ms; a trace records one path through the model's code,
+          another transformers version may take another).
+        - "eager": torch as loaded, if none of these passes."""
         probes = [["a ball", "a red ball bounces on the green grass near a tall tree"], ["two cubes"]]
         tok = self.encoder.tokenizer(probes[0], padding=True, return_tensors="pt")  # padded: masks traced
         example = (tok["input_ids"], tok["attention_mask"])
         eager = [self.embed(texts) for texts in probes]
         eager_forward = self.hidden_states
-        for name, faster, tolerance in (("onnxruntime", self._onnx, 1e-5), ("torchscript", self._trace, 0.0)):
+
+        def within(tolerance: float) -> Callable[[torch.Tensor, torch.Tensor], bool]:
+            return lambda got, want: torch.allclose(got, want, rtol=0.0, atol=tolerance)
+
+        def cosine(got: torch.Tensor, want: torch.Tensor) -> bool:
+            return bool(((got * want).sum(1) >= INT8_MIN_COSINE).all())
+
+        candidates = [
+            ("onnxruntime", lambda ex: self._onnx(ex, int8=False), within(1e-5)),
+            ("torchscript", self._trace, within(0.0)),
+        ]
+        if quantized:
+            candidates.insert(0, (INT8_RUNTIME, lambda ex: self._onnx(ex, int8=True), cosine))
+        for name, faster, close in candidates:
             try:
                 self.hidden_states = faster(example)
-                same = all(
-                    torch.allclose(self.embed(texts), want, rtol=0.0, atol=tolerance)
-                    for texts, want in zip(probes, eager, strict=True)
-                )
+                same = all(close(self.embed(texts), want) for texts, want in zip(probes, eager, strict=True))
             except Exception:  # noqa: BLE001 - a faster encoder is an optimisation; eager always works
                 same = False
             if same:
@@ -1032,7 +1081,7 @@ class EmbeddingHead:
             self.hidden_states = eager_forward
         return "eager"
 
-    def _onnx(self, example: tuple[torch.Tensor, torch.Tensor]) -> Callable:
+    def _onnx(self, example: tuple[torch.Tensor, torch.Tensor], int8: bool) -> Callable:
         from haneul.safety import onnx_encoder
 
         if not onnx_encoder.available():
@@ -1040,8 +1089,8 @@ class EmbeddingHead:
         # the name and a checksum of the weights: another version of the same model gets its own export
         weights = sum(float(p.double().sum()) for p in self.encoder.model.parameters())
         key = f"{getattr(self.encoder, 'name', '')}|{weights!r}"
-        model = onnx_encoder.cached_model(_Hidden(self.encoder.model), example, key, head_cache_dir())
-        return onnx_encoder.hidden_states(model)
+        model = onnx_encoder.cached_model(_Hidden(self.encoder.model), example, key, head_cache_dir(), int8)
+        return onnx_encoder.hidden_states(model, one_at_a_time=int8)  # int8: a prompt's batch must not matter
 
     def _trace(self, example: tuple[torch.Tensor, torch.Tensor]) -> Callable:
         with warnings.catch_warnings():
@@ -1102,9 +1151,12 @@ class Moderator:
         policy_dir: Path = POLICY_DIR,
         use_head: bool = True,
         neighbour_splits: tuple[str, ...] = NEIGHBOUR_SPLITS,
+        fast: bool = True,
     ) -> Moderator:
         """`encoder`: a loaded `TextEncoder` to share (the generation pipeline's); loaded here if None.
-        `neighbour_splits`: the labelled splits whose prompts join the exemplars (the bench leaves one out)."""
+        `neighbour_splits`: the labelled splits whose prompts join the exemplars (the bench leaves one out).
+        `fast`: the head's encoder runs the fastest way that passes its check (int8 under ONNX Runtime where
+        it is installed; `EmbeddingHead.freeze`), the same in the CLI, the server and the bench."""
         start = time.perf_counter()
         policy = Policy(policy_dir)
         head = None
@@ -1117,7 +1169,7 @@ class Moderator:
             more_texts, more_labels = labelled_neighbours(neighbour_splits)
             texts, labels = texts + more_texts, labels + more_labels
             head = EmbeddingHead(
-                encoder, [policy.without_allowed(policy.normalize(t)) for t in texts], labels
+                encoder, [policy.without_allowed(policy.normalize(t)) for t in texts], labels, fast=fast
             )
         return cls(policy, head, time.perf_counter() - start)
 

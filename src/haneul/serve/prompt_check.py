@@ -24,7 +24,7 @@ from haneul.errors import ModerationBlocked
 # One torch thread: a single prompt is too small a batch for a second thread to pay off, and on cores
 # that workers (or anything else) keep busy, torch's two spinning threads wait for each other: measured under
 # load, 66-78 ms per check with one thread against 177-234 ms with two (median of 30). The encoder itself
-# runs under ONNX Runtime where it can, on one thread too (`onnx_encoder.hidden_states`).
+# runs under ONNX Runtime with int8 weights where it can, on one thread too (`onnx_encoder.hidden_states`).
 #
 # A batch is one Moderator.moderate_many call: each prompt gets the decision moderate() gives it alone (the
 # same rules, and head embeddings that differ from single ones only in the last bits of the floats), and
@@ -35,9 +35,7 @@ import json, os, sys
 import torch
 torch.set_num_threads(1)
 from haneul.safety.moderation import default_moderator
-moderator = default_moderator()
-if moderator.head is not None:
-    moderator.head.freeze()  # the encoder under ONNX Runtime (or a TorchScript trace) if it embeds as torch does
+moderator = default_moderator()  # its encoder runs under ONNX Runtime with int8 weights where it can
 moderator.moderate("a ball")  # load the policy and embeddings (and warm the model up) before saying ready
 out = sys.stdout.buffer
 out.write(json.dumps({"ready": True}).encode() + b"\\n")
