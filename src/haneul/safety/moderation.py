@@ -364,6 +364,9 @@ def _unmask(word: str, known: Callable[[str], bool]) -> str | None:
         candidates = [c + part + ch for c in candidates for ch in "abcdefghijklmnopqrstuvwxyz"]
     found = {c + word.rsplit("*", 1)[1] for c in candidates}
     hits = sorted(w for w in found if known(w))
+    if len(hits) > 1:
+        # a mask hides the word one would not type: "g*ys" is "gays", not the everyday "guys"
+        hits = [w for w in hits if w not in _common_words()]
     return hits[0] if len(hits) == 1 else None
 
 
@@ -845,18 +848,22 @@ class Policy:
 
     def _fires(self, rule: Rule, text: str, ordered: bool, found: dict[str, list], present: set[str]) -> bool:
         """Whether `rule` fires on `text`; `found` caches each concept's matches in `text`, `present` is the set
-        of its words (see `_concept_matches`)."""
-
-        def matches(concept: str) -> list[tuple[int, int, str]]:
-            return self._concept_matches(concept, text, found, present)
-
-        if not all(matches(c) for c in rule.concepts):
-            return False
-        if any(matches(u) for u in rule.unless) or not all(matches(c) for c in rule.also):
-            return False
+        of its words (see `_concept_matches`). Plain loops, no closure: this runs for every rule of every prompt."""
+        hits = []
+        for concept in rule.concepts:
+            found_here = self._concept_matches(concept, text, found, present)
+            if not found_here:
+                return False
+            hits.append(found_here)
+        for concept in rule.unless:
+            if self._concept_matches(concept, text, found, present):
+                return False
+        for concept in rule.also:
+            if not self._concept_matches(concept, text, found, present):
+                return False
         if rule.window >= 1000:
             return True
-        first, second = (matches(c) for c in rule.concepts)  # seq rules have two concepts
+        first, second = hits  # seq rules have two concepts
         for a_start, a_end, _ in first:
             for b_start, b_end, _ in second:
                 gap = b_start - a_end if ordered else max(b_start - a_end, a_start - b_end)
@@ -869,13 +876,16 @@ class Policy:
     ) -> list[tuple[int, int, str]]:
         """`concept`'s matches in `text`, found once per text (rules share concepts); a concept none of whose
         terms starts with a word of `present` is not searched for."""
-        if concept not in found:
-            exact, prefixes = self.concept_starts[concept]
-            if exact.isdisjoint(present) and not (prefixes and any(w.startswith(prefixes) for w in present)):
-                found[concept] = []
-            else:
-                found[concept] = _matches(self.concepts[concept], text)
-        return found[concept]
+        cached = found.get(concept)
+        if cached is not None:
+            return cached
+        exact, prefixes = self.concept_starts[concept]
+        if exact.isdisjoint(present) and not (prefixes and any(w.startswith(prefixes) for w in present)):
+            cached = []
+        else:
+            cached = _matches(self.concepts[concept], text)
+        found[concept] = cached
+        return cached
 
 
 # ---------------------------------------------------------------- the embedding head
