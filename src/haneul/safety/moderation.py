@@ -413,6 +413,13 @@ _SURNAMES = {
 }
 # an age as digits and 살 ("15살이"); not 살 starting a word of its own (살아, 살려, 살인, 살해)
 _AGE_KO = re.compile(r"(?<![0-9])([0-9]{1,2}) ?살(?![아려림인해])")
+# a school year written short: 초6, 중3, 고1 (학년) - a child's year at school, so a minor
+_GRADE_KO = re.compile(r"(?<![가-힣0-9])([초중고]) ?([1-6])(?![0-9])(?: ?학년)?")
+_GRADE_WORDS = {
+    "초": " elementary school child ",
+    "중": " middle school child ",
+    "고": " high school student ",
+}
 # NFKD has turned a loose ㅅ into the conjoining ᄉ by then
 _SEX_JAMO = re.compile(r"(?<![\u1100-\u11ff\u3131-\u3163])[ㅅᄉ]{2}(?![\u1100-\u11ff\u3131-\u3163])")
 _PILLS_KO = re.compile(r"(?<![0-9])([1-9][0-9]{1,2}) ?알(?![가-힣]*(?:달걀|계란))")
@@ -547,6 +554,7 @@ def normalize(text: str, gloss: Gloss | None = None, known: Callable[[str], bool
     text = re.sub(r"['’`]", "", text)
     text = _RR_SYLLABLES.sub(_join_syllables, text)  # "jung-hak-saeng" -> "junghaksaeng"
     text = _SEPARATED.sub(lambda m: _unseparate(m.group(), known), text)
+    text = _GRADE_KO.sub(lambda m: _GRADE_WORDS[m.group(1)], text)  # "중3" -> "middle school child"
     # "자1살", "자x살": a syllable wedged apart
     text = re.sub(r"(?<=[가-힣])[0-9a-z]{1,2}(?=[가-힣])", " ", text)
     text = _SURNAME_LATIN.sub(lambda m: _SURNAMES[m.group()], text)  # "s0n흥민" -> "손흥민"
