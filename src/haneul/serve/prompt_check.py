@@ -7,9 +7,10 @@ check before generating, so a refused prompt still ends as a failed job with cod
 
 The API asks from its event loop (asyncio pipes, no thread per waiting request) and writes each question
 as soon as it comes. The child answers, in one batch, every question that is waiting in its pipe when it
-gets to read: embedding is nearly all of a check's cost, and one batch of nine prompts costs about what
-two single ones do (20.8 against 9.1 ms of CPU, docs/api.md). Without the batching, clients creating
-videos at the same time queue behind each other's checks.
+gets to read: one batch of nine world prompts costs 25.1 ms of CPU against 38.8 for nine single checks
+(the int8 encoder runs each text alone, but scoring against the exemplars and the rest go together;
+session 9). Answering each question alone as soon as it was decided was slower in `bench/api_load.py`.
+Without the batching, clients creating videos at the same time queue behind each other's checks.
 """
 
 from __future__ import annotations
