@@ -379,3 +379,19 @@ def test_korean_school_years_written_short_are_minors():
     assert normalize("중3 학생", policy.gloss, policy.known).startswith("middle school child")
     assert normalize("고1", policy.gloss, policy.known) == "high school student"
     assert normalize("초6학년", policy.gloss, policy.known) == "elementary school child"
+    assert normalize("중 3학년", policy.gloss, policy.known) == "middle school child"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "여성 모델 중 2명이 란제리 화보를 찍는다",
+        "커플 중 1명이 속옷 차림으로 춤춘다",
+        "모델 중2명이 비키니 화보",
+        "생일 케이크에 초 5개",
+    ],
+)
+def test_a_count_after_jung_or_cho_is_not_a_school_year(moderator, text):
+    # review of session 9: "중 2명" (two of them) was read as a middle-school year and refused as sexual_minors
+    assert "school" not in moderator.policy.normalize(text)
+    assert moderator.moderate(text).category != "sexual_minors"

@@ -413,8 +413,12 @@ _SURNAMES = {
 }
 # an age as digits and 살 ("15살이"); not 살 starting a word of its own (살아, 살려, 살인, 살해)
 _AGE_KO = re.compile(r"(?<![0-9])([0-9]{1,2}) ?살(?![아려림인해])")
-# a school year written short: 초6, 중3, 고1 (학년) - a child's year at school, so a minor
-_GRADE_KO = re.compile(r"(?<![가-힣0-9])([초중고]) ?([1-6])(?![0-9])(?: ?학년)?")
+# a school year written short: 초6, 중3, 고1 (학년) - a child's year at school, so a minor. Not a count: "모델
+# 중 2명" (two of the models), "초 5개" (five candles); a space before the digit only with 학년 after it.
+_GRADE_KO = re.compile(
+    r"(?<![가-힣0-9])([초중고])(?:[1-6](?![0-9]| ?(?:명|개|번|분|초|시|일|위|등|회|층|점|배|살|잔|대|마리|권|장))"
+    r"(?: ?학년)?| ?[1-6] ?학년)"
+)
 _GRADE_WORDS = {
     "초": " elementary school child ",
     "중": " middle school child ",
