@@ -770,6 +770,31 @@ def test_int8_encoder_is_close_to_torch_and_embeds_the_exemplars_too(moderator):
     assert moderator.head.runtime == moderation.INT8_RUNTIME  # default_moderator() loads it
 
 
+def test_int8_cache_is_rebuilt_when_cut_short_and_kept_apart_from_torch_vectors(
+    moderator, tmp_path, monkeypatch
+):
+    """Review of session 9: a cached int8 model cut short (a process killed while writing it elsewhere) is
+    built again instead of leaving the check on another runtime for good; int8 exemplar vectors have their
+    own cache entry, keyed on the int8 model's bytes."""
+    from haneul.safety import onnx_encoder
+
+    if not onnx_encoder.available():
+        pytest.skip("onnxruntime is not installed")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    texts, labels = ["a dog in a park", "a man shot dead"], ["benign", "violence_graphic"]
+    encoder = moderator.head.encoder
+    first = moderation.EmbeddingHead(encoder, texts, labels, k=1, fast=True)
+    assert first.runtime == moderation.INT8_RUNTIME and first.runtime_key
+    (model,) = moderation.head_cache_dir().glob("encoder-*-int8.onnx")
+    model.write_bytes(model.read_bytes()[:1000])
+    again = moderation.EmbeddingHead(encoder, texts, labels, k=1, fast=True)
+    assert (again.runtime, again.runtime_key) == (first.runtime, first.runtime_key)
+    assert model.stat().st_size > 1000  # replaced by a whole model
+    torch_head = moderation.EmbeddingHead(encoder, texts, labels, k=1)
+    assert len(list(moderation.head_cache_dir().glob("exemplars-*.pt"))) == 2
+    assert not torch.equal(torch_head.vectors, again.vectors)
+
+
 # review of session 8: the romanised-Korean step must not drop the English words around a romanised one
 @pytest.mark.parametrize(
     "text",

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import os
 import re
@@ -1005,28 +1006,39 @@ class EmbeddingHead:
         self.k = k
         self.cache = cache
         self.hidden_states: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = _Hidden(encoder.model)
+        self.runtime_key = ""  # what else the exemplar vectors depend on: the int8 model's digest
         self.runtime = self._speed_up() if fast else "eager"
+        if fast and self.runtime != INT8_RUNTIME:
+            warnings.warn(
+                f"the prompt check's int8 encoder did not load; it runs as {self.runtime!r}, whose decisions "
+                "can differ at the margin from the measured ones (docs/safety.md)",
+                stacklevel=2,
+            )
         self.vectors = self._exemplar_vectors()
 
     def _exemplar_vectors(self) -> torch.Tensor:
         """The exemplars' embeddings by the encoder as it runs now, from the disk cache if they are there.
-        Only int8 changes the numbers enough to need its own entry (the other runtimes agree within 1e-5)."""
+        Only int8 changes the numbers enough to need its own entry (the other runtimes agree within 1e-5),
+        keyed on the int8 model's own bytes."""
+        from haneul.safety.onnx_encoder import write_atomically
+
         blob = [str(getattr(self.encoder, "name", "")), self.texts]
         if self.runtime == INT8_RUNTIME:
-            blob.insert(1, "int8")
+            blob.insert(1, f"int8 {self.runtime_key}")
         digest = hashlib.sha256(json.dumps(blob, ensure_ascii=False).encode()).hexdigest()[:20]
         path = head_cache_dir() / f"exemplars-{digest}.pt"
         if self.cache and path.is_file():
-            return torch.load(path)
+            try:
+                vectors = torch.load(path)
+                if vectors.shape[0] == len(self.texts):
+                    return vectors
+            except Exception:  # noqa: BLE001 - an unreadable cache entry is embedded again and replaced
+                pass
         vectors = self.embed(self.texts)
         if self.cache:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                torch.save(vectors, tmp)
-                os.replace(tmp, path)
-            except OSError:
-                pass  # a read-only home only costs the embedding time at the next load
+            buffer = io.BytesIO()
+            torch.save(vectors, buffer)
+            write_atomically(path, buffer.getvalue())
         return vectors
 
     @torch.no_grad()
@@ -1111,8 +1123,18 @@ class EmbeddingHead:
         # the name and a checksum of the weights: another version of the same model gets its own export
         weights = sum(float(p.double().sum()) for p in self.encoder.model.parameters())
         key = f"{getattr(self.encoder, 'name', '')}|{weights!r}"
-        model = onnx_encoder.cached_model(_Hidden(self.encoder.model), example, key, head_cache_dir(), int8)
-        return onnx_encoder.hidden_states(model, one_at_a_time=int8)  # int8: a prompt's batch must not matter
+        module, cache_dir = _Hidden(self.encoder.model), head_cache_dir()
+        try:
+            model = onnx_encoder.cached_model(module, example, key, cache_dir, int8)
+            run = onnx_encoder.hidden_states(
+                model, one_at_a_time=int8
+            )  # int8: a prompt's batch must not matter
+        except Exception:  # noqa: BLE001 - a cached file that does not load (cut short): build it again
+            model = onnx_encoder.cached_model(module, example, key, cache_dir, int8, rebuild=True)
+            run = onnx_encoder.hidden_states(model, one_at_a_time=int8)
+        if int8:
+            self.runtime_key = hashlib.sha256(model).hexdigest()[:20]
+        return run
 
     def _trace(self, example: tuple[torch.Tensor, torch.Tensor]) -> Callable:
         with warnings.catch_warnings():

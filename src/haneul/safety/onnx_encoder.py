@@ -2,14 +2,15 @@
 
 One short prompt through MiniLM is small work in many small operators, so torch's per-operator cost is a
 large share of it: 8.1 ms under torch (a frozen TorchScript trace) against 3.9 ms under ONNX Runtime on one
-core of the 2026-12 AMD machine, and 27.1 against 20.7 ms for a batch of ten (docs/api.md). The arithmetic
-is the same fp32 model; the embeddings differ from torch's only in the last bits (1e-6).
+core of the 2026-12 AMD machine, and 27.1 against 20.7 ms for a batch of ten (docs/api.md).
 
-The model is exported once (torch's exporter needs the `onnx` package) and kept next to the exemplar
-embeddings in the moderation cache, under a hash of what it depends on.
+The model is exported once (torch's exporter needs the `onnx` package, a base dependency like ONNX
+Runtime) and kept next to the exemplar embeddings in the moderation cache, under a hash of what it depends
+on. In fp32 its embeddings differ from torch's only in the last bits (1e-6).
 
-The prompt check runs it with int8 weights (`quantize`): half the time again (a batch of ten world prompts
-through the whole check, one core: 46.1 -> 23.6 ms median), and the check decides as before within noise
+The prompt check runs it with int8 weights (`quantize`): the whole check of a batch of ten world prompts on
+one core 49.1 -> 28.1 ms median (alternated in one process, a loaded machine). Its embeddings are not
+torch's (cosine 0.993 median to them), but the check decides as before within noise
 (docs/safety.md, "Session 9": the same recall on every labelled split, 4 of 3,298 false-positive decisions
 changed). The exemplars are embedded by the same int8 model, so prompt and exemplar vectors share its error.
 """
@@ -32,7 +33,8 @@ HiddenStates = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def available() -> bool:
-    """Whether ONNX Runtime and the `onnx` package (for the export) are installed (the `serve` extra)."""
+    """Whether ONNX Runtime and the `onnx` package (for the export) are installed (base dependencies; a
+    source install without them runs the check in torch)."""
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
@@ -60,23 +62,27 @@ def export(module: torch.nn.Module, example: tuple[torch.Tensor, torch.Tensor]) 
     return buffer.getvalue()
 
 
+# how `quantize` quantizes: part of the cached int8 model's name, so that other settings build it afresh
+QUANTIZATION = {"weight_type": "QInt8", "per_channel": True, "op_types_to_quantize": ["MatMul"]}
+
+
 def quantize(model: bytes) -> bytes:
     """`model` with the weights of its matrix products in int8, one scale per output channel (activations are
     quantized on the fly). Per channel: half the margin error of one scale per matrix (median 0.005 against
     0.011 over the labelled prompts) at the same speed."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    settings = {**QUANTIZATION, "weight_type": QuantType[QUANTIZATION["weight_type"]]}
     with tempfile.TemporaryDirectory() as tmp:
         source, target = Path(tmp, "fp32.onnx"), Path(tmp, "int8.onnx")
         source.write_bytes(model)
-        # quantize_dynamic logs advice about pre-processing to the root logger
-        logging.disable(logging.WARNING)
+        # quantize_dynamic logs advice about pre-processing to the root logger; the caller's level comes back
+        previous = logging.root.manager.disable
+        logging.disable(max(previous, logging.WARNING))
         try:
-            quantize_dynamic(
-                source, target, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
-            )
+            quantize_dynamic(source, target, **settings)
         finally:
-            logging.disable(logging.NOTSET)
+            logging.disable(previous)
         return target.read_bytes()
 
 
@@ -86,22 +92,39 @@ def cached_model(
     key: str,
     cache_dir: Path,
     int8: bool = False,
+    rebuild: bool = False,
 ) -> bytes:
-    """The exported model (`int8`: quantized), from `cache_dir` if one for `key` (the encoder, torch's
-    version) is there."""
-    name = hashlib.sha256(f"{key}|{torch.__version__}".encode()).hexdigest()[:20]
+    """The exported model (`int8`: quantized), from `cache_dir` if one for `key` (the encoder; torch's
+    version, and for int8 the settings and ONNX Runtime's version) is there. `rebuild`: export it again
+    (a cached file that does not load)."""
+    import onnxruntime
+
+    stamp = f"{key}|{torch.__version__}"
+    if int8:
+        stamp += f"|{sorted(QUANTIZATION.items())}|{onnxruntime.__version__}"
+    name = hashlib.sha256(stamp.encode()).hexdigest()[:20]
     path = cache_dir / f"encoder-{name}{'-int8' if int8 else ''}.onnx"
-    if path.is_file():
+    if path.is_file() and not rebuild:
         return path.read_bytes()
-    model = quantize(cached_model(module, example, key, cache_dir)) if int8 else export(module, example)
+    if int8:
+        model = quantize(cached_model(module, example, key, cache_dir, rebuild=rebuild))
+    else:
+        model = export(module, example)
+    write_atomically(path, model)
+    return model
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: a temporary file of a unique name (processes of two containers
+    sharing the cache can have the same PID), then a rename. A read-only cache only costs the work again."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(model)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except OSError:
-        pass  # a read-only home only costs the export at the next start
-    return model
+        pass
 
 
 def hidden_states(model: bytes, threads: int = 1, one_at_a_time: bool = False) -> HiddenStates:
