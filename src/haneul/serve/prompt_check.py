@@ -28,8 +28,8 @@ from haneul.errors import ModerationBlocked
 # runs under ONNX Runtime with int8 weights where it can, on one thread too (`onnx_encoder.hidden_states`).
 #
 # A batch is one Moderator.moderate_many call: each prompt gets the decision moderate() gives it alone (the
-# same rules, and head embeddings that differ from single ones only in the last bits of the floats), and
-# the prompts that reach the embedding head are embedded together. The child reads whatever the pipe
+# same rules, and the same head embeddings: the int8 encoder runs each text alone), and the prompts that
+# reach the embedding head are scored against the exemplars together. The child reads whatever the pipe
 # holds (os.read returns what is there, up to 1 MB) and answers each complete line of it.
 CHILD = """
 import json, os, sys
