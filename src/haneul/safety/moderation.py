@@ -1053,7 +1053,10 @@ class EmbeddingHead:
         tok = self.encoder.tokenizer(texts, truncation=True, max_length=self.encoder.max_length)
         order = sorted(range(len(texts)), key=lambda i: len(tok["input_ids"][i]))
         out = torch.empty(len(texts), self.encoder.model.config.hidden_size)
-        for group in _length_groups([len(tok["input_ids"][i]) for i in order], batch_size):
+        groups = _length_groups([len(tok["input_ids"][i]) for i in order], batch_size)
+        if getattr(self, "runtime", "") == INT8_RUNTIME:
+            groups = [range(len(texts))]  # each text runs alone, without padding: one call can share them out
+        for group in groups:
             rows = [order[i] for i in group]
             batch = self.encoder.tokenizer.pad(
                 {"input_ids": [tok["input_ids"][i] for i in rows]}, return_tensors="pt"
@@ -1124,14 +1127,14 @@ class EmbeddingHead:
         weights = sum(float(p.double().sum()) for p in self.encoder.model.parameters())
         key = f"{getattr(self.encoder, 'name', '')}|{weights!r}"
         module, cache_dir = _Hidden(self.encoder.model), head_cache_dir()
+        # int8 runs each text alone (a prompt's batch must not matter), two texts at a time
+        options = {"one_at_a_time": True, "parallel": 2} if int8 else {}
         try:
             model = onnx_encoder.cached_model(module, example, key, cache_dir, int8)
-            run = onnx_encoder.hidden_states(
-                model, one_at_a_time=int8
-            )  # int8: a prompt's batch must not matter
+            run = onnx_encoder.hidden_states(model, **options)
         except Exception:  # noqa: BLE001 - a cached file that does not load (cut short): build it again
             model = onnx_encoder.cached_model(module, example, key, cache_dir, int8, rebuild=True)
-            run = onnx_encoder.hidden_states(model, one_at_a_time=int8)
+            run = onnx_encoder.hidden_states(model, **options)
         if int8:
             self.runtime_key = hashlib.sha256(model).hexdigest()[:20]
         return run
