@@ -33,12 +33,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from moderation_head_cv import knn_scores  # bench/ is on the path: the k-NN margin, the same code
 
 from haneul.models.text_encoder import default_encoder_dir
 from haneul.safety.moderation import (
     BENIGN,
     HEAD_CATEGORIES,
-    HEAD_K,
     HEAD_MARGIN,
     LABELLED,
     NEIGHBOUR_SPLITS,
@@ -191,24 +191,13 @@ def train_student(texts: list[str], labels: torch.Tensor, teacher: dict, args) -
     return student
 
 
-def knn_margin(train_x: torch.Tensor, train_y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The k-NN head's margin: best harmful class's mean top-k cosine similarity minus benign's."""
-    sims = x @ train_x.T
-    scores = torch.full((len(x), len(CLASSES)), -1.0)
-    for c in range(len(CLASSES)):
-        mine = sims[:, train_y == c]
-        if mine.shape[1]:
-            scores[:, c] = mine.topk(min(HEAD_K, mine.shape[1]), dim=1).values.mean(1)
-    return scores[:, 1:].max(1).values - scores[:, 0]
-
-
 def head_scores(data: Data, vectors: dict, excluded: set[str], parts: list[list[str]]) -> torch.Tensor:
     """(rows,) the worst part's margin of each row of `parts`, neighbours all but the `excluded` splits."""
     keep = torch.tensor([s not in excluded for s in data.splits])
     train_x = torch.stack([vectors[t] for t in data.texts])[keep]
     part_x = torch.stack([vectors[p] for ps in parts for p in ps])
     part_row = torch.tensor([i for i, ps in enumerate(parts) for _ in ps])
-    margin = knn_margin(train_x, data.labels[keep], part_x)
+    margin = knn_scores(train_x, data.labels[keep], part_x)
     return torch.full((len(parts),), -1e9).scatter_reduce(0, part_row, margin, reduce="amax")
 
 
