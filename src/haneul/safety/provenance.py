@@ -41,9 +41,9 @@ MIME_TYPES = {
 def _c2pa():
     try:
         import c2pa
-    except ImportError as e:  # the `safety` extra is not installed
+    except ImportError as e:  # a base dependency, so only a broken or partial install gets here
         raise RuntimeError(
-            "C2PA signing needs c2pa-python: pip install 'haneul[safety]' (or save with sign=False)"
+            "C2PA signing needs c2pa-python: pip install c2pa-python==0.38.1 (or save with sign=False)"
         ) from e
     return c2pa
 
