@@ -30,6 +30,7 @@ import functools
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import time
@@ -1007,7 +1008,9 @@ class EmbeddingHead:
         self.cache = cache
         self.hidden_states: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = _Hidden(encoder.model)
         self.runtime_key = ""  # what else the exemplar vectors depend on: the int8 model's digest
-        self.runtime = self._speed_up() if fast else "eager"
+        self.runtime = "eager"
+        if fast:
+            self.runtime = self._speed_up()
         if fast and self.runtime != INT8_RUNTIME:
             warnings.warn(
                 f"the prompt check's int8 encoder did not load; it runs as {self.runtime!r}, whose decisions "
@@ -1053,10 +1056,9 @@ class EmbeddingHead:
         tok = self.encoder.tokenizer(texts, truncation=True, max_length=self.encoder.max_length)
         order = sorted(range(len(texts)), key=lambda i: len(tok["input_ids"][i]))
         out = torch.empty(len(texts), self.encoder.model.config.hidden_size)
-        groups = _length_groups([len(tok["input_ids"][i]) for i in order], batch_size)
-        if getattr(self, "runtime", "") == INT8_RUNTIME:
-            groups = [range(len(texts))]  # each text runs alone, without padding: one call can share them out
-        for group in groups:
+        # int8 runs each text alone, without its padding: any lengths can share a call (and its threads)
+        waste = math.inf if self.runtime == INT8_RUNTIME else 0.25
+        for group in _length_groups([len(tok["input_ids"][i]) for i in order], batch_size, waste):
             rows = [order[i] for i in group]
             batch = self.encoder.tokenizer.pad(
                 {"input_ids": [tok["input_ids"][i] for i in rows]}, return_tensors="pt"

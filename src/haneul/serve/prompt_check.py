@@ -25,7 +25,8 @@ from haneul.errors import ModerationBlocked
 # One torch thread: a single prompt is too small a batch for a second thread to pay off, and on cores
 # that workers (or anything else) keep busy, torch's two spinning threads wait for each other: measured under
 # load, 66-78 ms per check with one thread against 177-234 ms with two (median of 30). The encoder itself
-# runs under ONNX Runtime with int8 weights where it can, on one thread too (`onnx_encoder.hidden_states`).
+# runs under ONNX Runtime with int8 weights where it can: one thread per text, two texts at a time
+# (`onnx_encoder.hidden_states`).
 #
 # A batch is one Moderator.moderate_many call: each prompt gets the decision moderate() gives it alone (the
 # same rules, and the same head embeddings: the int8 encoder runs each text alone), and the prompts that
