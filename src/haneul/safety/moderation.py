@@ -757,6 +757,15 @@ class Policy:
         self.block = {cat: _term_regex(terms) for cat, terms in data["block_terms"].items() if terms}
         self.concepts = {name: _term_regex(terms) for name, terms in data["concepts"].items()}
         self.concept_starts = {name: _first_words(terms) for name, terms in data["concepts"].items()}
+        # which concepts a word can start (exactly, or by a prefix of its own): a rule one of whose concepts
+        # no word of the prompt can start is not looked at (most rules, for most prompts)
+        self.concepts_by_word: dict[str, set[str]] = {}
+        self.concepts_by_prefix: dict[str, set[str]] = {}
+        for name, (exact, prefixes) in self.concept_starts.items():
+            for word in exact:
+                self.concepts_by_word.setdefault(word, set()).add(name)
+            for prefix in prefixes:
+                self.concepts_by_prefix.setdefault(prefix, set()).add(name)
         self.rules = [
             Rule(
                 r["category"],
@@ -768,6 +777,7 @@ class Policy:
             )
             for r in data["rules"]
         ]
+        self.rule_needs = [frozenset(rule.concepts) for rule in self.rules]
         self.place_words = set(data["name_place_words"])
         table = yaml.safe_load((policy_dir / "ko_gloss.yaml").read_text(encoding="utf-8"))
         korean_names = {}
@@ -831,10 +841,23 @@ class Policy:
             out += self._misspelled_names(words)
         found: dict[str, list] = {}  # each concept's matches, found once per text: rules share concepts
         present = set(_WORD.findall(text))
-        for rule in self.rules:
+        possible = self._possible_concepts(present)
+        for rule, needs in zip(self.rules, self.rule_needs, strict=True):
+            if not needs <= possible:
+                continue
             if self._fires(rule, text, ordered=rule.ordered and not korean, found=found, present=present):
                 out.append((rule.category, "rule " + (" -> " if rule.ordered else " + ").join(rule.concepts)))
         return out
+
+    def _possible_concepts(self, present: set[str]) -> set[str]:
+        """The concepts some term of which starts with a word of `present` (the same test as
+        `_concept_matches`, for all concepts at once): the others cannot match."""
+        possible: set[str] = set()
+        for word in present:
+            possible.update(self.concepts_by_word.get(word, ()))
+            for end in range(1, len(word) + 1):
+                possible.update(self.concepts_by_prefix.get(word[:end], ()))
+        return possible
 
     def _misspelled_names(self, words: list[str]) -> list[tuple[str, str]]:
         """Names one typo or one leftover obfuscation away ("b1yonce" -> "biyonce", "zuckerburg"): runs of 1-3
