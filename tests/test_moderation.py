@@ -2,6 +2,7 @@
 the refusal exception, the head's determinism and the labelled set's hygiene."""
 
 import json
+import os
 import time
 
 import pytest
@@ -583,6 +584,19 @@ def test_exemplar_embeddings_are_cached_under_a_hash_of_their_inputs(moderator, 
     assert torch.equal(cached.vectors, fresh.vectors)
     moderation.EmbeddingHead(moderator.head.encoder, [*texts, "a cat"], [*labels, "benign"])  # other texts
     assert len(list((tmp_path / "haneul" / "moderation").glob("exemplars-*.pt"))) == 2
+
+
+def test_old_exemplar_caches_are_pruned_to_the_newest(moderator, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(moderation, "EXEMPLAR_CACHE_ENTRIES", 2)
+    cache = tmp_path / "haneul" / "moderation"
+    for i in range(4):  # four policies in turn: each leaves an entry, the two newest stay
+        moderation.EmbeddingHead(moderator.head.encoder, [f"a dog number {i}"], ["benign"])
+        newest = max(cache.glob("exemplars-*.pt"), key=lambda f: f.stat().st_mtime_ns)
+        os.utime(newest, ns=(i * 10**9, i * 10**9))  # mtimes a second apart, whatever the file system's clock
+    assert len(list(cache.glob("exemplars-*.pt"))) == 2
+    again = moderation.EmbeddingHead(moderator.head.encoder, ["a dog number 3"], ["benign"])  # still cached
+    assert len(list(cache.glob("exemplars-*.pt"))) == 2 and again.vectors.shape == (1, 384)
 
 
 def test_rules_take_well_under_a_millisecond_and_the_head_stays_interactive(moderator):

@@ -81,6 +81,7 @@ HEAD_MARGIN = 0.08
 # prompts was 0.967, the median 0.993; another model is far below).
 INT8_MIN_COSINE = 0.95
 INT8_RUNTIME = "onnxruntime-int8"
+EXEMPLAR_CACHE_ENTRIES = 8  # embedded exemplar sets kept on disk (one per policy, encoder and runtime in use)
 # The labelled prompts of these splits are neighbours of the head too (their labels, sexual_minors read as
 # sexual; the name categories left out): blind splits brought phrasings no exemplar had, and every split added
 # as neighbours raised recall on the next one (leave-one-split-out, docs/safety.md). A new blind split must
@@ -1048,7 +1049,7 @@ class EmbeddingHead:
         """The exemplars' embeddings by the encoder as it runs now, from the disk cache if they are there.
         Only int8 changes the numbers enough to need its own entry (the other runtimes agree within 1e-5),
         keyed on the int8 model's own bytes."""
-        from haneul.safety.onnx_encoder import write_atomically
+        from haneul.safety.onnx_encoder import prune, write_atomically
 
         blob = [str(getattr(self.encoder, "name", "")), self.texts]
         if self.runtime == INT8_RUNTIME:
@@ -1067,6 +1068,7 @@ class EmbeddingHead:
             buffer = io.BytesIO()
             torch.save(vectors, buffer)
             write_atomically(path, buffer.getvalue())
+            prune(list(path.parent.glob("exemplars-*.pt")), keep=EXEMPLAR_CACHE_ENTRIES)
         return vectors
 
     @torch.no_grad()

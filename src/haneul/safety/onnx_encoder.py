@@ -112,6 +112,7 @@ def cached_model(
     else:
         model = export(module, example)
     write_atomically(path, model)
+    prune([f for f in cache_dir.glob("encoder-*.onnx") if f.stem.endswith("-int8") == int8], keep=2)
     return model
 
 
@@ -125,6 +126,17 @@ def write_atomically(path: Path, data: bytes) -> None:
             f.write(data)
         os.replace(tmp, path)
     except OSError:
+        pass
+
+
+def prune(files: list[Path], keep: int) -> None:
+    """Delete all but the `keep` newest of `files`: each policy edit, encoder or ONNX Runtime version leaves a
+    new cache entry, and old ones would pile up (130 in a developer's cache, 750 MB). Another process may be
+    reading one: it finds it gone and builds it again."""
+    try:
+        for old in sorted(files, key=lambda f: f.stat().st_mtime, reverse=True)[keep:]:
+            old.unlink(missing_ok=True)
+    except OSError:  # a file pruned by another process meanwhile, a read-only cache: nothing to do
         pass
 
 
