@@ -124,6 +124,22 @@ def test_low_noise_share_draws_small_times(setup):
     assert abs(more - (base * 0.5 + 0.5 * 0.5)) < 0.06  # half the clips, half of whose t is below 0.05
 
 
+def test_high_noise_share_draws_times_near_one(setup):
+    """`high_noise_prob` of the clips get t uniform in [high_noise_min, 1]; the logit-normal alone almost
+    never draws t > 0.97, where the sampler starts."""
+
+    def large_share(overrides: list[str]) -> float:
+        task = DiTTask(load_config(DiTTrainConfig, setup, ["batch_size=8", *overrides]), Dist())
+        batch = make_data(task.config).batch(0)
+        times = np.concatenate([task.draw(batch, step, frames=5, tokens=64)[2] for step in range(100)])
+        return float((times > 0.97).mean())
+
+    base = large_share([])
+    assert base < 0.03
+    more = large_share(["high_noise_prob=0.4", "high_noise_min=0.94"])
+    assert abs(more - (base * 0.6 + 0.4 * 0.5)) < 0.06  # 40% of the clips, half of whose t is above 0.97
+
+
 def test_a_training_run_writes_a_model_the_pipeline_loads(setup, tmp_path):
     from haneul.pipeline import Pipeline
 

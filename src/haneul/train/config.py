@@ -89,6 +89,12 @@ class DiTTrainConfig(TrainConfig):
     # (docs/modes.md, seams)
     low_noise_prob: float = 0.0
     low_noise_max: float = 0.15
+    # fraction of clips whose time is drawn uniformly in [high_noise_min, 1]: the shifted logit-normal puts
+    # ~0.2% of clips above t = 0.97, so a model can learn to read the picture out of the little signal left in
+    # x_t and never learn to draw it from the text alone, which is what the sampler's first steps from pure
+    # noise ask (the bundled model's loss at t = 1 with its caption was no better than the latents' variance)
+    high_noise_prob: float = 0.0
+    high_noise_min: float = 0.9
     # Probabilities of each conditioning mask over latent frames (normalised; one-frame clips get "none").
     masks: dict = field(
         default_factory=lambda: {

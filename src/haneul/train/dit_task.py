@@ -178,8 +178,11 @@ class DiTTask:
                 prompts.append(batch.captions[j])
             mode = self.modes[rng.choice(len(self.modes), p=self.mode_p)]
             given.append(given_mask(mode, frames, rng))
-            if self.config.low_noise_prob and rng.random() < self.config.low_noise_prob:
+            draw = rng.random() if self.config.low_noise_prob or self.config.high_noise_prob else 1.0
+            if draw < self.config.low_noise_prob:
                 times.append(rng.uniform(0.0, self.config.low_noise_max))
+            elif draw < self.config.low_noise_prob + self.config.high_noise_prob:
+                times.append(rng.uniform(self.config.high_noise_min, 1.0))
             else:
                 times.append(sample_time(rng, shift))
         return prompts, np.stack(given), np.asarray(times, dtype=np.float32)
