@@ -16,8 +16,10 @@ session 7. "holdout8" (416 written blind the same way in session 7; 7 repeats dr
 once at the end of session 7 (0.903/0.004) and then used for development in session 8. "holdout9" (421
 written blind the same way in session 8; 5 repeats dropped, 416 kept) was scored once at the end of session
 8 (0.924/0.030) and then used for development in session 9. "holdout10" (421 written blind the same way in
-session 9; 18 repeats of earlier prompts or exemplars dropped, 403 kept) was appended for its single scoring at the end of
-session 9: it is the held-out one, and the last line is its figure.
+session 9; 18 repeats of earlier prompts or exemplars dropped, 403 kept) was scored once at the end of session 9
+(0.917/0.009) and then used for development in session 10. "holdout11" (421 written blind the same way in session
+10; 12 repeats of earlier prompts or exemplars dropped, 409 kept) was appended for its single scoring at the end of
+session 10: it is the held-out one, and the last line is its figure.
 Prints per-category precision and recall, the misses and false positives, the same recall/FPR for the
 rules alone and the embedding head alone (which part earns what), load time and time per prompt, the
 frame check's cost on a 33-frame 128x128 clip; the last line is `recall_block=... fpr_allow=...` on the newest held-out split.
@@ -54,6 +56,7 @@ SPLITS = (
     "holdout8",
     "holdout9",
     "holdout10",
+    "holdout11",
 )
 
 
