@@ -1214,10 +1214,12 @@ class EmbeddingHead:
         scores = self._class_scores(sims, bounds)
         out = []
         for row, c in enumerate(scores[:, 1:].argmax(1) + 1):  # classes[0] is benign
-            start = bounds[c]
-            nearest = order[start + int(sims[row, start : bounds[c + 1]].argmax())]  # of the winning class
+            start, end = bounds[c], bounds[c + 1]
+            # the nearest exemplar of the winning class; none when no harmful class has exemplars (a head
+            # of benign exemplars only wins with the score -1 of an empty class)
+            nearest = self.texts[int(order[start + sims[row, start:end].argmax()])] if end > start else ""
             margin, similarity = float(scores[row, c] - scores[row, 0]), float(scores[row, c])
-            out.append(HeadVerdict(self.classes[c], margin, similarity, self.texts[int(nearest)]))
+            out.append(HeadVerdict(self.classes[c], margin, similarity, nearest))
         return out
 
 
