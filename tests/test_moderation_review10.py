@@ -1,8 +1,11 @@
 """Review of session 10's prompt-check speed-ups: the head's grouped scoring, the rules' prefilter and the
 cache pruning keep the decisions and the cache entries in use."""
 
+import os
+
 import torch
 
+from haneul.safety import onnx_encoder
 from haneul.safety.moderation import EmbeddingHead
 
 
@@ -18,3 +21,35 @@ def test_a_head_without_harmful_exemplars_still_gives_a_verdict():
     )
     assert both.verdict("a dog").nearest == "a man shot dead"
     assert torch.equal(both.labels, torch.tensor([0, 2]))
+
+
+def _entries(folder, n: int, mtime_s: int = 1) -> list:
+    files = []
+    for i in range(n):
+        f = folder / f"exemplars-{i:02d}.pt"
+        f.write_bytes(b"x")
+        os.utime(f, ns=(mtime_s * 10**9, mtime_s * 10**9))
+        files.append(f)
+    return files
+
+
+def test_the_entry_just_written_survives_pruning_on_a_tied_clock(tmp_path):
+    """With equal times the sort kept whichever the directory listed first (2 in 10 just-written entries
+    were deleted in the review's run)."""
+    for j in range(10):
+        for f in tmp_path.glob("*.pt"):
+            f.unlink()
+        files = _entries(tmp_path, 10)
+        onnx_encoder.prune(files, keep=8, written=files[j])
+        assert files[j].exists() and len(list(tmp_path.glob("*.pt"))) == 8
+
+
+def test_a_cache_entry_still_read_is_not_pruned_by_newer_writes(tmp_path):
+    used = _entries(tmp_path, 1)[0]
+    for i in range(8):  # eight other policies written one after another, the used entry read in between
+        other = tmp_path / f"exemplars-other{i}.pt"
+        other.write_bytes(b"x")
+        os.utime(other, ns=((2 + i) * 10**9, (2 + i) * 10**9))
+        onnx_encoder.mark_used(used)
+        onnx_encoder.prune(list(tmp_path.glob("exemplars-*.pt")), keep=8, written=other)
+    assert used.exists() and len(list(tmp_path.glob("*.pt"))) == 8

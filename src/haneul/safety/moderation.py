@@ -1049,7 +1049,7 @@ class EmbeddingHead:
         """The exemplars' embeddings by the encoder as it runs now, from the disk cache if they are there.
         Only int8 changes the numbers enough to need its own entry (the other runtimes agree within 1e-5),
         keyed on the int8 model's own bytes."""
-        from haneul.safety.onnx_encoder import prune, write_atomically
+        from haneul.safety.onnx_encoder import mark_used, prune, write_atomically
 
         blob = [str(getattr(self.encoder, "name", "")), self.texts]
         if self.runtime == INT8_RUNTIME:
@@ -1060,6 +1060,7 @@ class EmbeddingHead:
             try:
                 vectors = torch.load(path)
                 if vectors.shape[0] == len(self.texts):
+                    mark_used(path)
                     return vectors
             except Exception:  # noqa: BLE001 - an unreadable cache entry is embedded again and replaced
                 pass
@@ -1068,7 +1069,7 @@ class EmbeddingHead:
             buffer = io.BytesIO()
             torch.save(vectors, buffer)
             write_atomically(path, buffer.getvalue())
-            prune(list(path.parent.glob("exemplars-*.pt")), keep=EXEMPLAR_CACHE_ENTRIES)
+            prune(list(path.parent.glob("exemplars-*.pt")), EXEMPLAR_CACHE_ENTRIES, written=path)
         return vectors
 
     @torch.no_grad()

@@ -106,13 +106,15 @@ def cached_model(
     name = hashlib.sha256(stamp.encode()).hexdigest()[:20]
     path = cache_dir / f"encoder-{name}{'-int8' if int8 else ''}.onnx"
     if path.is_file() and not rebuild:
-        return path.read_bytes()
+        model = path.read_bytes()
+        mark_used(path)
+        return model
     if int8:
         model = quantize(cached_model(module, example, key, cache_dir, rebuild=rebuild))
     else:
         model = export(module, example)
     write_atomically(path, model)
-    prune([f for f in cache_dir.glob("encoder-*.onnx") if f.stem.endswith("-int8") == int8], keep=2)
+    prune([f for f in cache_dir.glob("encoder-*.onnx") if f.stem.endswith("-int8") == int8], 2, written=path)
     return model
 
 
@@ -129,14 +131,26 @@ def write_atomically(path: Path, data: bytes) -> None:
         pass
 
 
-def prune(files: list[Path], keep: int) -> None:
-    """Delete all but the `keep` newest of `files`: each policy edit, encoder or ONNX Runtime version leaves a
-    new cache entry, and old ones would pile up (130 in a developer's cache, 750 MB). Another process may be
-    reading one: it finds it gone and builds it again."""
+def prune(files: list[Path], keep: int, written: Path | None = None) -> None:
+    """Delete all but the `keep` most recently used of `files` (`mark_used` refreshes a file's time on each
+    cache hit): each policy edit, encoder or ONNX Runtime version leaves a new cache entry, and old ones would
+    pile up (130 in a developer's cache, 750 MB). `written`, the entry just written, always stays: on a coarse
+    clock its time can tie with others'. Another process may be reading one: it finds it gone and builds it
+    again."""
     try:
-        for old in sorted(files, key=lambda f: f.stat().st_mtime, reverse=True)[keep:]:
+        others = [f for f in files if f != written]
+        ranked = sorted(others, key=lambda f: f.stat().st_mtime_ns, reverse=True)
+        for old in ranked[max(keep - (written is not None), 0) :]:
             old.unlink(missing_ok=True)
     except OSError:  # a file pruned by another process meanwhile, a read-only cache: nothing to do
+        pass
+
+
+def mark_used(path: Path) -> None:
+    """Set `path`'s time to now, so that `prune` keeps the entries still read, not only the newest written."""
+    try:
+        os.utime(path)
+    except OSError:  # pruned meanwhile, a read-only cache
         pass
 
 
