@@ -1,12 +1,16 @@
 """Review of session 10's prompt-check speed-ups: the head's grouped scoring, the rules' prefilter and the
 cache pruning keep the decisions and the cache entries in use."""
 
+import json
 import os
+import shutil
 
+import pytest
 import torch
+import yaml
 
 from haneul.safety import onnx_encoder
-from haneul.safety.moderation import EmbeddingHead
+from haneul.safety.moderation import LABELLED, POLICY_DIR, EmbeddingHead, Policy
 
 
 def test_a_head_without_harmful_exemplars_still_gives_a_verdict():
@@ -53,3 +57,29 @@ def test_a_cache_entry_still_read_is_not_pruned_by_newer_writes(tmp_path):
         onnx_encoder.mark_used(used)
         onnx_encoder.prune(list(tmp_path.glob("exemplars-*.pt")), keep=8, written=other)
     assert used.exists() and len(list(tmp_path.glob("*.pt"))) == 8
+
+
+def test_the_rule_prefilter_decides_nothing():
+    """The same rule hits with every rule looked at and every concept searched (the older test of the
+    concept shortcut turned off `concept_starts` only, which the rule prefilter does not read)."""
+    policy = Policy()
+    rows = [json.loads(ln) for ln in LABELLED.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    ruled = [policy.without_allowed(policy.normalize(r["text"])) for r in rows[::5]]
+    fast = [policy.hits(r, korean=False) for r in ruled]
+    policy.rule_needs = [frozenset()] * len(policy.rules)
+    policy.concept_starts = {name: (frozenset(), ("",)) for name in policy.concepts}  # "" starts every word
+    assert [policy.hits(r, korean=False) for r in ruled] == fast
+    assert sum(map(bool, fast)) > 50
+
+
+def test_a_rule_naming_an_undefined_concept_is_refused_at_load(tmp_path):
+    """The prefilter skips a rule whose concept no word can start: one naming a misspelt concept would never
+    fire, silently (it raised KeyError at the first prompt that reached it before the prefilter)."""
+    for f in POLICY_DIR.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    data = yaml.safe_load((tmp_path / "policy.yaml").read_text(encoding="utf-8"))
+    data["rules"].append({"category": "hate", "all": [next(iter(data["concepts"])), "no_such_concept"]})
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ValueError, match="no_such_concept"):
+        Policy(tmp_path)

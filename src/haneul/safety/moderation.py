@@ -778,6 +778,12 @@ class Policy:
             )
             for r in data["rules"]
         ]
+        unknown = sorted(
+            {c for rule in self.rules for c in (*rule.concepts, *rule.unless, *rule.also)}
+            - set(self.concepts)
+        )
+        if unknown:  # the prefilter below would skip such a rule without a word: it could never fire
+            raise ValueError(f"policy rules name concepts that policy.yaml does not define: {unknown}")
         self.rule_needs = [frozenset(rule.concepts) for rule in self.rules]
         self.place_words = set(data["name_place_words"])
         table = yaml.safe_load((policy_dir / "ko_gloss.yaml").read_text(encoding="utf-8"))
@@ -856,7 +862,7 @@ class Policy:
         possible: set[str] = set()
         for word in present:
             possible.update(self.concepts_by_word.get(word, ()))
-            for end in range(1, len(word) + 1):
+            for end in range(len(word) + 1):  # from 0: a first word "*" starts any word (_concept_matches)
                 possible.update(self.concepts_by_prefix.get(word[:end], ()))
         return possible
 
