@@ -83,3 +83,17 @@ def test_a_rule_naming_an_undefined_concept_is_refused_at_load(tmp_path):
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ValueError, match="no_such_concept"):
         Policy(tmp_path)
+
+
+def test_the_grouped_exemplars_follow_in_place_edits():
+    """`_by_class` is rebuilt when `vectors` or `labels` are replaced; an in-place edit kept the old grouping."""
+    from haneul.models.text_encoder import shared_encoder
+
+    texts, labels = ["a ball", "a man shot dead"], ["benign", "violence_graphic"]
+    head = EmbeddingHead(shared_encoder(), texts, labels, cache=False)
+    assert head.verdict("a man shot dead").margin > 0.5
+    head.labels[1] = 0  # the violent exemplar relabelled benign in place
+    assert head.verdict("a man shot dead").margin < -1.0
+    head.labels[1] = 2
+    head.vectors[1] = head.vectors[0]  # and its vector replaced by the ball's
+    assert head.verdict("a man shot dead").margin == pytest.approx(0.0, abs=1e-6)

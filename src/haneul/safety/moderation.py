@@ -1040,7 +1040,8 @@ class EmbeddingHead:
         self.hidden_states: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = _Hidden(encoder.model)
         self.runtime_key = ""  # what else the exemplar vectors depend on: the int8 model's digest
         self.runtime = "eager"
-        self._grouped_for: tuple[torch.Tensor, torch.Tensor] | None = None  # what _by_class grouped
+        # what _by_class grouped: `vectors`, `labels` and their in-place edit counts
+        self._grouped_for: tuple[torch.Tensor, torch.Tensor, int, int] | None = None
         if fast:
             self.runtime = self._speed_up()
         if fast and self.runtime != INT8_RUNTIME:
@@ -1184,16 +1185,21 @@ class EmbeddingHead:
     def _by_class(self) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
         """The exemplar vectors as one (D, N) matrix grouped by class, each class's [start, end) in it, and
         each column's row in `vectors`. Built again when `vectors` or `labels` are replaced (`freeze`, the
-        bench's leave-one-out): a class is then a slice of one product, not a boolean-indexed copy, which
-        made the scoring a third of a single prompt's check beside the int8 encoder."""
-        if self._grouped_for is None or not (
-            self._grouped_for[0] is self.vectors and self._grouped_for[1] is self.labels
+        bench's leave-one-out) or edited in place (torch counts a tensor's in-place edits in `_version`): a
+        class is then a slice of one product, not a boolean-indexed copy, which made the scoring a third of a
+        single prompt's check beside the int8 encoder."""
+        seen = self._grouped_for
+        if (
+            seen is None
+            or seen[0] is not self.vectors
+            or seen[1] is not self.labels
+            or seen[2:] != (self.vectors._version, self.labels._version)
         ):
             order = np.argsort(self.labels.numpy(), kind="stable")
             counts = np.bincount(self.labels.numpy(), minlength=len(self.classes))
             bounds = np.concatenate([[0], np.cumsum(counts)])
             self._grouped = (self.vectors[torch.from_numpy(order)].T.contiguous(), bounds, order)
-            self._grouped_for = (self.vectors, self.labels)
+            self._grouped_for = (self.vectors, self.labels, self.vectors._version, self.labels._version)
         return self._grouped
 
     def _class_scores(self, sims: np.ndarray, bounds: np.ndarray) -> np.ndarray:
