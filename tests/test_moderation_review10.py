@@ -97,3 +97,11 @@ def test_the_grouped_exemplars_follow_in_place_edits():
     head.labels[1] = 2
     head.vectors[1] = head.vectors[0]  # and its vector replaced by the ball's
     assert head.verdict("a man shot dead").margin == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_pipeline_and_the_moderator_share_one_encoder():
+    """b45c0d4: `shared_encoder()` and the pipeline's `shared_encoder(name, 256)` are one cache entry."""
+    from haneul.models.text_encoder import DEFAULT_ENCODER, shared_encoder
+
+    assert shared_encoder() is shared_encoder(DEFAULT_ENCODER, 256) is shared_encoder(max_length=256)
+    assert shared_encoder() is not shared_encoder(DEFAULT_ENCODER, 77)
