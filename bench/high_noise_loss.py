@@ -53,7 +53,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="model directory (default: the bundled model)")
     parser.add_argument("--clips", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 on a CPU shared with other work)")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (1 on a CPU shared with other work)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
