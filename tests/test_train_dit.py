@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 from test_train_data import make_folder
 
+from haneul.errors import InputError
 from haneul.flow import flow_matching_loss
 from haneul.models.vae import VAEConfig, VideoVAE
 from haneul.train.config import DiTTrainConfig, load_config
@@ -138,6 +139,14 @@ def test_high_noise_share_draws_times_near_one(setup):
     assert base < 0.03
     more = large_share(["high_noise_prob=0.4", "high_noise_min=0.94"])
     assert abs(more - (base * 0.6 + 0.4 * 0.5)) < 0.06  # 40% of the clips, half of whose t is above 0.97
+
+
+@pytest.mark.parametrize(
+    "overrides", [["high_noise_min=1.5"], ["high_noise_prob=0.7", "low_noise_prob=0.5"], ["low_noise_max=0"]]
+)
+def test_noise_shares_out_of_range_are_clear_errors(setup, overrides):
+    with pytest.raises(InputError, match="noise"):
+        DiTTask(load_config(DiTTrainConfig, setup, overrides), Dist())
 
 
 def test_a_training_run_writes_a_model_the_pipeline_loads(setup, tmp_path):

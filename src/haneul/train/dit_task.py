@@ -76,6 +76,20 @@ def sample_time(rng: np.random.Generator, shift: float) -> float:
     return shift * t / (1.0 + (shift - 1.0) * t)
 
 
+def check_noise_shares(config: DiTTrainConfig) -> None:
+    """Clear errors for time shares that would draw t outside [0, 1] or more than all the clips."""
+    c = config
+    if not (0 <= c.low_noise_prob and 0 <= c.high_noise_prob and c.low_noise_prob + c.high_noise_prob <= 1):
+        raise InputError(
+            f"low_noise_prob {c.low_noise_prob:g} and high_noise_prob {c.high_noise_prob:g} must be >= 0 and "
+            "add up to at most 1"
+        )
+    if not (0 < c.low_noise_max <= 1 and 0 <= c.high_noise_min < 1):
+        raise InputError(
+            f"low_noise_max {c.low_noise_max:g} must be in (0, 1] and high_noise_min {c.high_noise_min:g} in [0, 1)"
+        )
+
+
 def time_shift(tokens: int) -> float:
     """The sampler's shift for this many tokens per clip (haneul.flow), or SD3's sqrt rule if absent."""
     try:
@@ -94,6 +108,7 @@ def use_checkpointing(model: DiT) -> None:
 
 class DiTTask:
     def __init__(self, config: DiTTrainConfig, d: Dist):
+        check_noise_shares(config)
         self.config = config
         self.d = d
         self.vae_dir = resolve_vae_dir(config.vae)
