@@ -171,6 +171,8 @@ def test_korean_gloss_reads_conjugated_stems_and_keeps_keys_inside_words(moderat
         "호수 위에 떠 있는 배"
     )  # 수위 starts inside 호수 and may not cross the space
     assert norm("수건이 떨어지고 카메라가 그녀의 몸을 훑는다").split()[:3] == ["towel", "falling", "camera"]
+    # 있 is the verb "to be", not the stem 이 + ㅆ: 쌓아있는 was read as 아이 (child)
+    assert "child" not in norm("쌓아있는 상자들")
 
 
 def test_korean_ages_and_laughter(moderator):

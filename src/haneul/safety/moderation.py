@@ -643,7 +643,7 @@ class Gloss:
         syllable, so the stem key alone never matched them."""
         if piece in self.table:
             return piece
-        if len(piece) < 2:
+        if len(piece) < 2 or piece[-1] == "있":  # 있 is the verb "to be" (살아있는), never a stem 이 + ㅆ
             return None
         offset = ord(piece[-1]) - 0xAC00
         if 0 <= offset < 11172 and _JONG[offset % 28] in "ㄴㄹㅁㅂㅆ":
