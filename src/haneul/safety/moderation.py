@@ -757,12 +757,12 @@ class Policy:
         self.allow = _term_regex(data["allow_phrases"])
         self.block = {cat: _term_regex(terms) for cat, terms in data["block_terms"].items() if terms}
         self.concepts = {name: _term_regex(terms) for name, terms in data["concepts"].items()}
-        self.concept_starts = {name: _first_words(terms) for name, terms in data["concepts"].items()}
-        # which concepts a word can start (exactly, or by a prefix of its own): a rule one of whose concepts
-        # no word of the prompt can start is not looked at (most rules, for most prompts)
+        # which concepts a word can start (exactly, or by a prefix of its own): a concept no word of the prompt
+        # can start is not searched for, and a rule needing one is not looked at (most, for most prompts)
         self.concepts_by_word: dict[str, set[str]] = {}
         self.concepts_by_prefix: dict[str, set[str]] = {}
-        for name, (exact, prefixes) in self.concept_starts.items():
+        for name, terms in data["concepts"].items():
+            exact, prefixes = _first_words(terms)
             for word in exact:
                 self.concepts_by_word.setdefault(word, set()).add(name)
             for prefix in prefixes:
@@ -847,22 +847,20 @@ class Policy:
         if not any(cat in NAME_CATEGORIES for cat, _ in out):
             out += self._misspelled_names(words)
         found: dict[str, list] = {}  # each concept's matches, found once per text: rules share concepts
-        present = set(_WORD.findall(text))
-        possible = self._possible_concepts(present)
+        possible = self._possible_concepts(set(_WORD.findall(text)))
         for rule, needs in zip(self.rules, self.rule_needs, strict=True):
             if not needs <= possible:
                 continue
-            if self._fires(rule, text, ordered=rule.ordered and not korean, found=found, present=present):
+            if self._fires(rule, text, ordered=rule.ordered and not korean, found=found, possible=possible):
                 out.append((rule.category, "rule " + (" -> " if rule.ordered else " + ").join(rule.concepts)))
         return out
 
     def _possible_concepts(self, present: set[str]) -> set[str]:
-        """The concepts some term of which starts with a word of `present` (the same test as
-        `_concept_matches`, for all concepts at once): the others cannot match."""
+        """The concepts some term of which starts with a word of `present`: the others cannot match."""
         possible: set[str] = set()
         for word in present:
             possible.update(self.concepts_by_word.get(word, ()))
-            for end in range(len(word) + 1):  # from 0: a first word "*" starts any word (_concept_matches)
+            for end in range(len(word) + 1):  # from 0: a first word "*" starts any word
                 possible.update(self.concepts_by_prefix.get(word[:end], ()))
         return possible
 
@@ -891,20 +889,23 @@ class Policy:
                     out.append((cat, f"name {' '.join(name)!r} (spelled {first + ' ' + second!r})"))
         return out
 
-    def _fires(self, rule: Rule, text: str, ordered: bool, found: dict[str, list], present: set[str]) -> bool:
-        """Whether `rule` fires on `text`; `found` caches each concept's matches in `text`, `present` is the set
-        of its words (see `_concept_matches`). Plain loops, no closure: this runs for every rule of every prompt."""
+    def _fires(
+        self, rule: Rule, text: str, ordered: bool, found: dict[str, list], possible: set[str]
+    ) -> bool:
+        """Whether `rule` fires on `text`; `found` caches each concept's matches in `text`, `possible` holds the
+        concepts its words can start (`_possible_concepts`). Plain loops, no closure: this runs for every rule
+        of every prompt."""
         hits = []
         for concept in rule.concepts:
-            found_here = self._concept_matches(concept, text, found, present)
+            found_here = self._concept_matches(concept, text, found, possible)
             if not found_here:
                 return False
             hits.append(found_here)
         for concept in rule.unless:
-            if self._concept_matches(concept, text, found, present):
+            if self._concept_matches(concept, text, found, possible):
                 return False
         for concept in rule.also:
-            if not self._concept_matches(concept, text, found, present):
+            if not self._concept_matches(concept, text, found, possible):
                 return False
         if rule.window >= 1000:
             return True
@@ -917,18 +918,14 @@ class Policy:
         return False
 
     def _concept_matches(
-        self, concept: str, text: str, found: dict[str, list], present: set[str]
+        self, concept: str, text: str, found: dict[str, list], possible: set[str]
     ) -> list[tuple[int, int, str]]:
-        """`concept`'s matches in `text`, found once per text (rules share concepts); a concept none of whose
-        terms starts with a word of `present` is not searched for."""
+        """`concept`'s matches in `text`, found once per text (rules share concepts); a concept not in
+        `possible` (no term starts with a word of `text`) is not searched for."""
         cached = found.get(concept)
         if cached is not None:
             return cached
-        exact, prefixes = self.concept_starts[concept]
-        if exact.isdisjoint(present) and not (prefixes and any(w.startswith(prefixes) for w in present)):
-            cached = []
-        else:
-            cached = _matches(self.concepts[concept], text)
+        cached = _matches(self.concepts[concept], text) if concept in possible else []
         found[concept] = cached
         return cached
 
