@@ -24,6 +24,14 @@ def tiny_model_dir(tmp_path_factory, tiny_pipe):
     return folder
 
 
+@pytest.fixture(scope="session")
+def moderator():
+    """The default prompt moderator (loaded once per process by `default_moderator`)."""
+    from haneul.safety.moderation import default_moderator
+
+    return default_moderator()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def signing_keys_dir(tmp_path_factory):
     """Every output is C2PA-signed: keep the test session's signing keys out of ~/.config/haneul/keys."""

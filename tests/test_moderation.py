@@ -88,11 +88,6 @@ ALLOW = [
 ]
 
 
-@pytest.fixture(scope="module")
-def moderator() -> Moderator:
-    return moderation.default_moderator()
-
-
 @pytest.mark.parametrize("category,text", [(c, t) for c, ts in BLOCK.items() for t in ts])
 def test_violating_prompts_are_blocked_with_their_category(moderator, category, text):
     result = moderator.moderate(text)

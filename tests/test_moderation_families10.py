@@ -5,15 +5,6 @@ look-alikes the family's rule must let through."""
 
 import pytest
 
-from haneul.safety import moderation
-from haneul.safety.moderation import Moderator
-
-
-@pytest.fixture(scope="module")
-def moderator() -> Moderator:
-    return moderation.default_moderator()
-
-
 BLOCKED = [
     # a last night or last letters announced, with a means
     ("he tells the camera tonight is his last, then sets the rope on the bed", "self_harm"),

@@ -5,13 +5,7 @@ look-alikes the family's rule must let through."""
 import pytest
 
 from haneul.safety import moderation
-from haneul.safety.moderation import Moderator, normalize
-
-
-@pytest.fixture(scope="module")
-def moderator() -> Moderator:
-    return moderation.default_moderator()
-
+from haneul.safety.moderation import normalize
 
 BLOCKED = [
     # race supremacy: a claim of a superior blood or race, or a bloodline + "the others are vermin/purged"
