@@ -98,7 +98,7 @@ def load_pipeline(
     if not path.is_dir():
         if model_dir is None:
             raise InputError(
-                f"the bundled model is missing at {path}; pass --model DIR (see README: 'Make a model')",
+                f"the bundled model is missing at {path}; pass --model DIR (docs/training.md: how to train one)",
                 param="model",
             )
         raise InputError(f"model directory {str(path)!r} does not exist", param="model")
