@@ -165,7 +165,7 @@ def generate(
         typer.Option(help="WIDTHxHEIGHT on the model's grid; default the model's first native size."),
     ] = None,
     seconds: Annotated[
-        float | None, typer.Option(help="Duration (any length: long videos are made window by window).")
+        float | None, typer.Option(help="Duration, up to the model's max_seconds (bundled: 120 s).")
     ] = None,
     num_frames: Annotated[
         int | None, typer.Option(help="Exact frame count (1 + 4k); overrides --seconds.")
