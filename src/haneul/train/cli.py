@@ -18,10 +18,13 @@ from haneul.errors import InputError
 
 app = typer.Typer(help="Train the VAE or the diffusion transformer.", no_args_is_help=True)
 
-ConfigArg = Annotated[Path, typer.Argument(help="YAML training config, e.g. configs/vae-world-s.yaml")]
+ConfigArg = Annotated[
+    Path,
+    typer.Argument(help="YAML training config, e.g. configs/dit-world-s.yaml (or configs/vae-world-s.yaml)"),
+]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a config field: --set lr=1e-4 --set model.latent_channels=8"),
+    typer.Option("--set", help="Override a config field: --set lr=1e-4 --set batch_size=4"),
 ]
 ResumeOpt = Annotated[
     bool, typer.Option("--resume", help="Continue from OUT/checkpoint (step, LR, EMA, data)")
