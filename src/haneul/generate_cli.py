@@ -326,6 +326,7 @@ def info(
     typer.echo(f"sizes:      {sizes} (native)")
     typer.echo(f"fps:        {fps}")
     typer.echo(f"max frames: {described.max_frames} per window")
+    typer.echo(f"max length: {described.max_seconds:g} s")
     typer.echo(f"modes:      {', '.join(described.modes)}")
 
 

@@ -46,6 +46,7 @@ class ModelInfo:
     sizes: list[tuple[int, int]]  # (width, height) the model was trained at
     fps: list[float]
     max_frames: int  # per window; longer videos are made window by window
+    max_seconds: float  # the longest video it makes (window by window)
     modes: list[str]  # "text", "image", "extend", "keyframes", "edit", "loop", "join"
     card: str  # the model card (README.md of the model directory)
 
@@ -172,6 +173,7 @@ class Pipeline:
             sizes=list(self.spec.sizes),
             fps=list(self.spec.fps),
             max_frames=self.spec.max_frames,
+            max_seconds=self.spec.max_seconds,
             modes=list(self.spec.modes),
             card=self.card,
         )

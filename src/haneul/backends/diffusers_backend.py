@@ -202,6 +202,7 @@ class DiffusersPipeline:
             list(self.spec.sizes),
             list(self.spec.fps),
             self.spec.max_frames,
+            self.spec.max_seconds,
             list(self.spec.modes),
             card,
         )

@@ -43,6 +43,7 @@ from haneul.serve.parsing import (
     read_body,
     read_reference,
     read_upload,
+    seconds_limit,
     text,
 )
 from haneul.serve.prompt_check import PromptChecker
@@ -134,12 +135,13 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         prompt = text(fields, "prompt")
         width, height = parse_size(fields.get("size"), model)
         params = {"seed": parse_seed(fields)}
-        shots = parse_shots(fields, config)
+        shots = parse_shots(fields, config, model)
         if shots:
             params["shots"] = shots
             seconds = sum(s["seconds"] for s in shots)
         else:
-            seconds = parse_seconds(fields.get("seconds", str(min(4, config.max_seconds))), config, "seconds")
+            limit = seconds_limit(config, model)
+            seconds = parse_seconds(fields.get("seconds", str(min(4, limit))), limit, "seconds")
         reference = await read_reference(fields, files, config)
         moderation_ms = 0.0
         for p in [prompt] + [s["prompt"] for s in shots]:
@@ -205,10 +207,10 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         start = time.perf_counter()
         fields, files = await read_body(request, config)
         prompt = text(fields, "prompt")
-        added = parse_seconds(fields.get("seconds"), config, "seconds")
         source, upload, size, seconds = await read_source(fields, files, who)
-        moderation_ms = await check_prompt(prompt)
         model = resolve_name(source.model if source else None, served)
+        added = parse_seconds(fields.get("seconds"), seconds_limit(config, model), "seconds")
+        moderation_ms = await check_prompt(prompt)
         size = size or closest_size(*upload[1], model.sizes)
         params = {
             "seed": parse_seed(fields),
@@ -502,7 +504,7 @@ def model_object(model: ServedModel, config: ServeConfig) -> dict:
         "owned_by": "haneul",
         "local_model": model.name,
         "sizes": model.size_names(),
-        "seconds": [str(s) for s in range(1, config.max_seconds + 1)],
+        "seconds": [str(s) for s in range(1, seconds_limit(config, model) + 1)],
         "fps": model.fps,
         "modes": model.modes,
     }

@@ -34,6 +34,7 @@ class ServedModel:
     sizes: list[tuple[int, int]]
     fps: float
     max_frames: int
+    max_seconds: float  # the longest video the model makes
     modes: list[str]
 
     def size_names(self) -> list[str]:
@@ -77,8 +78,12 @@ def model_info_json(model_dir: str) -> dict:
         "sizes": [list(s) for s in info.sizes],
         "fps": float(info.fps[0]),
         "max_frames": int(info.max_frames),
+        "max_seconds": float(info.max_seconds),
         "modes": list(info.modes),
     }
+
+
+INFO_FIELDS = {"model_dir", "name", "sizes", "fps", "max_frames", "max_seconds", "modes"}
 
 
 def default_cache_dir() -> Path:
@@ -102,6 +107,7 @@ def load_served_models(mapping: dict[str, str], cache_dir: Path | None = None) -
             sizes=[tuple(s) for s in d["sizes"]],
             fps=d["fps"],
             max_frames=d["max_frames"],
+            max_seconds=d["max_seconds"],
             modes=d["modes"],
         )
     return served
@@ -113,7 +119,9 @@ def _describe(folder: str, cache_dir: Path) -> dict:
     cache = cache_dir / "serve-model-info.json"
     entries = json.loads(cache.read_text()) if cache.exists() else {}
     entry = entries.get(key)
-    if entry is not None and entry.get("stamp") == _stamp(entry["info"]["model_dir"]):
+    # an entry written before a field was added (max_seconds) is described again
+    fresh = entry is not None and set(entry["info"]) >= INFO_FIELDS
+    if fresh and entry.get("stamp") == _stamp(entry["info"]["model_dir"]):
         return entry["info"]
     code = "import json, sys; from haneul.serve.models import model_info_json; print(json.dumps(model_info_json(sys.argv[1])))"
     run = subprocess.run([sys.executable, "-c", code, folder], capture_output=True, text=True)

@@ -178,8 +178,13 @@ def parse_size(value, model: ServedModel) -> tuple[int, int]:
     return int(w), int(h)
 
 
-def parse_seconds(value, config: ServeConfig, param: str) -> int:
-    valid = f'supported: whole seconds from 1 to {config.max_seconds}, as a string such as "4"'
+def seconds_limit(config: ServeConfig, model: ServedModel) -> int:
+    """The longest video a request may ask of `model`: the server's cap, or the model's own if shorter."""
+    return max(1, min(config.max_seconds, int(model.max_seconds)))
+
+
+def parse_seconds(value, limit: int, param: str) -> int:
+    valid = f'supported: whole seconds from 1 to {limit}, as a string such as "4"'
     if value is None or value == "":
         raise ApiError(
             400,
@@ -188,7 +193,7 @@ def parse_seconds(value, config: ServeConfig, param: str) -> int:
             code="missing_required_parameter",
         )
     text_value = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
-    if text_value is None or not text_value.isdigit() or not 1 <= int(text_value) <= config.max_seconds:
+    if text_value is None or not text_value.isdigit() or not 1 <= int(text_value) <= limit:
         raise ApiError(400, f"{param} {value!r} is not supported; {valid}", param=param, code="invalid_value")
     return int(text_value)
 
@@ -209,7 +214,7 @@ def parse_seed(fields: dict) -> int:
     return int(text_value)
 
 
-def parse_shots(fields: dict, config: ServeConfig) -> list[dict]:
+def parse_shots(fields: dict, config: ServeConfig, model: ServedModel) -> list[dict]:
     """The optional storyboard: [{"prompt", "seconds"}, ...] rendered as one continuous video."""
     shots = fields.get("shots")
     if shots is None:
@@ -230,15 +235,17 @@ def parse_shots(fields: dict, config: ServeConfig) -> list[dict]:
             param="shots",
             code="invalid_value",
         )
+    limit = seconds_limit(config, model)
     out = [
-        {"prompt": text(s, "prompt"), "seconds": parse_seconds(s.get("seconds"), config, "shots.seconds")}
+        {"prompt": text(s, "prompt"), "seconds": parse_seconds(s.get("seconds"), limit, "shots.seconds")}
         for s in shots
     ]
     total = sum(s["seconds"] for s in out)
-    if total > config.max_seconds * 3:
+    whole = min(config.max_seconds * 3, int(model.max_seconds))  # the shots are one video of the model's
+    if total > whole:
         raise ApiError(
             400,
-            f"shots add up to {total} s; the limit is {config.max_seconds * 3} s",
+            f"shots add up to {total} s; the limit is {whole} s",
             param="shots",
             code="invalid_value",
         )

@@ -1,0 +1,48 @@
+"""What a request may ask of a served model: `seconds` is checked against the model's own longest video as
+well as the server's cap, and a cached model description from before `max_seconds` existed is read again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from haneul.serve.config import ServeConfig
+from haneul.serve.models import ServedModel, _describe
+from haneul.serve.parsing import ApiError, parse_seconds, parse_shots, seconds_limit
+from haneul.serve.testing import tiny_model_dir
+
+
+def served(max_seconds: float) -> ServedModel:
+    return ServedModel("sora-2", "/models/m", "m", [(64, 64)], 8.0, 33, max_seconds, ["text"])
+
+
+def test_a_model_shorter_than_the_server_cap_sets_the_limit():
+    config = ServeConfig(Path("."), max_seconds=20)
+    assert seconds_limit(config, served(120.0)) == 20
+    assert seconds_limit(config, served(5.1)) == 5
+    with pytest.raises(ApiError, match="from 1 to 5") as e:
+        parse_seconds("6", seconds_limit(config, served(5.1)), "seconds")
+    assert e.value.status == 400 and e.value.param == "seconds"
+    assert parse_seconds("5", 5, "seconds") == 5
+
+
+def test_storyboard_shots_add_up_to_at_most_the_models_length():
+    shots = json.dumps([{"prompt": "a red ball", "seconds": "4"}, {"prompt": "a blue cube", "seconds": "4"}])
+    assert len(parse_shots({"shots": shots}, ServeConfig(Path("."), max_seconds=20), served(10.0))) == 2
+    with pytest.raises(ApiError, match="limit is 6 s"):
+        parse_shots({"shots": shots}, ServeConfig(Path("."), max_seconds=20), served(6.0))
+
+
+def test_a_cached_description_without_max_seconds_is_read_again(tmp_path):
+    model = tiny_model_dir(tmp_path)
+    first = _describe(str(model), tmp_path)
+    assert first["max_seconds"] > 0
+    cache = tmp_path / "serve-model-info.json"
+    entries = json.loads(cache.read_text())
+    for entry in entries.values():
+        del entry["info"]["max_seconds"]  # as written by an older haneul
+    cache.write_text(json.dumps(entries))
+    assert _describe(str(model), tmp_path) == first
+    assert all("max_seconds" in e["info"] for e in json.loads(cache.read_text()).values())
