@@ -10,7 +10,7 @@ import pytest
 
 from haneul.serve.config import ServeConfig
 from haneul.serve.models import ServedModel, _describe
-from haneul.serve.parsing import ApiError, parse_seconds, parse_shots, seconds_limit
+from haneul.serve.parsing import ApiError, check_source_seconds, parse_seconds, parse_shots, seconds_limit
 from haneul.serve.testing import tiny_model_dir
 
 
@@ -46,3 +46,35 @@ def test_a_cached_description_without_max_seconds_is_read_again(tmp_path):
     cache.write_text(json.dumps(entries))
     assert _describe(str(model), tmp_path) == first
     assert all("max_seconds" in e["info"] for e in json.loads(cache.read_text()).values())
+
+
+def test_a_source_longer_than_the_model_makes_is_refused_for_remix_and_edit():
+    check_source_seconds(5, served(5.1), "video")
+    with pytest.raises(ApiError, match="10 s long.*at most 5.1 s") as e:
+        check_source_seconds(10, served(5.1), "video")
+    assert e.value.status == 400 and e.value.param == "video"
+
+
+def test_remix_and_edit_of_an_extended_video_are_400s_not_failed_jobs(tmp_path):
+    """An extension's result (source + segment) can be longer than its model makes; re-rendering it whole
+    (remix, edit by id) used to be queued and fail in the worker. No worker runs here: a 400 comes first."""
+    from fastapi.testclient import TestClient
+
+    from haneul.serve.api import create_app, new_job
+    from haneul.serve.store import JobStore
+
+    key = "k" * 20
+    config = ServeConfig(tmp_path, api_keys={key: "me"}, max_seconds=20)
+    store = JobStore(config.db_url)
+    source = new_job("me", "extend", served(5.1), "a red ball", (64, 64), 10, {})
+    assert store.add(source)
+    claimed = store.claim("w1")
+    assert store.complete(claimed.id, "w1")
+    client = TestClient(create_app(config, {"sora-2": served(5.1)}, store))  # no startup: no prompt check
+    auth = {"authorization": f"Bearer {key}"}
+    remix = client.post(f"/v1/videos/{source.id}/remix", json={"prompt": "blue"}, headers=auth)
+    assert remix.status_code == 400 and remix.json()["error"]["param"] == "video_id", remix.text
+    edit = client.post("/v1/videos/edits", json={"prompt": "blue", "video": {"id": source.id}}, headers=auth)
+    assert edit.status_code == 400 and edit.json()["error"]["param"] == "video", edit.text
+    assert "at most 5.1 s" in edit.json()["error"]["message"]
+    assert store.list("me", None, 20, "desc").jobs[0].id == source.id  # nothing was queued

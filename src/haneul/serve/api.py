@@ -36,6 +36,7 @@ from haneul.serve.models import ServedModel, resolve_name
 from haneul.serve.parsing import (
     ApiError,
     check_id,
+    check_source_seconds,
     parse_seconds,
     parse_seed,
     parse_shots,
@@ -165,8 +166,9 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         source = await run_in_threadpool(completed_source, video_id, who, "video_id")
         fields, _ = await read_body(request, config)
         prompt = text(fields, "prompt")
-        moderation_ms = await check_prompt(prompt)
         model = resolve_name(source.model, served)
+        check_source_seconds(int(source.seconds), model, "video_id")
+        moderation_ms = await check_prompt(prompt)
         size = tuple(int(v) for v in source.size.split("x"))
         params = {"seed": parse_seed(fields), "source": {"id": source.id}}
         job = new_job(who, "remix", model, prompt, size, int(source.seconds), params)
@@ -185,8 +187,9 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         fields, files = await read_body(request, config)
         prompt = text(fields, "prompt")
         source, upload, size, seconds = await read_source(fields, files, who)
-        moderation_ms = await check_prompt(prompt)
         model = resolve_name(source.model if source else None, served)
+        check_source_seconds(seconds, model, "video")
+        moderation_ms = await check_prompt(prompt)
         size = size or closest_size(*upload[1], model.sizes)
         params = {
             "seed": parse_seed(fields),

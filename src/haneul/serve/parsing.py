@@ -183,6 +183,19 @@ def seconds_limit(config: ServeConfig, model: ServedModel) -> int:
     return max(1, min(config.max_seconds, int(model.max_seconds)))
 
 
+def check_source_seconds(seconds: int, model: ServedModel, param: str) -> None:
+    """A remix or edit re-renders its whole source, so the source must be no longer than `model` makes (an
+    extension's result can be: it is the source plus the new segment). Else the job failed in the worker."""
+    if seconds > model.max_seconds:
+        raise ApiError(
+            400,
+            f"{param}: the video is {seconds} s long; model {model.api_name!r} re-renders at most "
+            f"{model.max_seconds:g} s",
+            param=param,
+            code="invalid_value",
+        )
+
+
 def parse_seconds(value, limit: int, param: str) -> int:
     valid = f'supported: whole seconds from 1 to {limit}, as a string such as "4"'
     if value is None or value == "":
