@@ -8,9 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from haneul.errors import InputError
 from haneul.serve.config import ServeConfig
 from haneul.serve.models import ServedModel, _describe
-from haneul.serve.parsing import ApiError, check_source_seconds, parse_seconds, parse_shots, seconds_limit
+from haneul.serve.parsing import (
+    ApiError,
+    check_source_seconds,
+    extension_limit,
+    parse_seconds,
+    parse_shots,
+    seconds_limit,
+)
 from haneul.serve.testing import tiny_model_dir
 
 
@@ -55,7 +63,7 @@ def test_a_source_longer_than_the_model_makes_is_refused_for_remix_and_edit():
     assert e.value.status == 400 and e.value.param == "video"
 
 
-def test_remix_and_edit_of_an_extended_video_are_400s_not_failed_jobs(tmp_path):
+def test_requests_longer_than_the_model_makes_are_400s_not_failed_jobs(tmp_path):
     """An extension's result (source + segment) can be longer than its model makes; re-rendering it whole
     (remix, edit by id) used to be queued and fail in the worker. No worker runs here: a 400 comes first."""
     from fastapi.testclient import TestClient
@@ -77,4 +85,30 @@ def test_remix_and_edit_of_an_extended_video_are_400s_not_failed_jobs(tmp_path):
     edit = client.post("/v1/videos/edits", json={"prompt": "blue", "video": {"id": source.id}}, headers=auth)
     assert edit.status_code == 400 and edit.json()["error"]["param"] == "video", edit.text
     assert "at most 5.1 s" in edit.json()["error"]["message"]
+    body = {
+        "prompt": "on",
+        "seconds": "5",
+        "video": {"id": source.id},
+    }  # 5 s + the 5 frames continued > 5.1 s
+    extend = client.post("/v1/videos/extensions", json=body, headers=auth)
+    assert extend.status_code == 400 and "from 1 to 4" in extend.json()["error"]["message"], extend.text
     assert store.list("me", None, 20, "desc").jobs[0].id == source.id  # nothing was queued
+
+
+def test_an_extension_leaves_room_for_the_frames_it_continues():
+    """The worker asks the model for the source's last EXTEND_OVERLAP frames plus the new segment: a segment
+    as long as the model's whole length was accepted and failed in the worker ('duration 2.6s is over this
+    model's limit of 2s')."""
+    from haneul.serve.worker import EXTEND_OVERLAP
+    from haneul.testing import tiny_pipeline
+
+    config = ServeConfig(Path("."), max_seconds=20)
+    assert extension_limit(config, served(120.0)) == 20
+    pipe = tiny_pipeline()
+    pipe.spec.max_seconds = 2.0
+    fps = pipe.spec.fps[0]
+    limit = extension_limit(config, served(2.0))
+    assert limit == 1
+    pipe.check_frames(None, (EXTEND_OVERLAP + limit * fps - 1) / fps, fps)  # what the worker asks for
+    with pytest.raises(InputError, match="over this model's limit"):
+        pipe.check_frames(None, (EXTEND_OVERLAP + (limit + 1) * fps - 1) / fps, fps)

@@ -37,6 +37,7 @@ from haneul.serve.parsing import (
     ApiError,
     check_id,
     check_source_seconds,
+    extension_limit,
     parse_seconds,
     parse_seed,
     parse_shots,
@@ -212,7 +213,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         prompt = text(fields, "prompt")
         source, upload, size, seconds = await read_source(fields, files, who)
         model = resolve_name(source.model if source else None, served)
-        added = parse_seconds(fields.get("seconds"), seconds_limit(config, model), "seconds")
+        added = parse_seconds(fields.get("seconds"), extension_limit(config, model), "seconds")
         moderation_ms = await check_prompt(prompt)
         size = size or closest_size(*upload[1], model.sizes)
         params = {

@@ -183,6 +183,15 @@ def seconds_limit(config: ServeConfig, model: ServedModel) -> int:
     return max(1, min(config.max_seconds, int(model.max_seconds)))
 
 
+def extension_limit(config: ServeConfig, model: ServedModel) -> int:
+    """The longest segment an extension may add: the model makes the source's last EXTEND_OVERLAP frames
+    again with it (they are its conditioning), so they come off the model's own length."""
+    from haneul.serve.worker import EXTEND_OVERLAP  # a light module: numpy and the store, no torch
+
+    room = model.max_seconds - (EXTEND_OVERLAP - 1) / model.fps
+    return max(1, min(config.max_seconds, int(room)))
+
+
 def check_source_seconds(seconds: int, model: ServedModel, param: str) -> None:
     """A remix or edit re-renders its whole source, so the source must be no longer than `model` makes (an
     extension's result can be: it is the source plus the new segment). Else the job failed in the worker."""
