@@ -93,6 +93,8 @@ def test_requests_longer_than_the_model_makes_are_400s_not_failed_jobs(tmp_path)
     extend = client.post("/v1/videos/extensions", json=body, headers=auth)
     assert extend.status_code == 400 and "from 1 to 4" in extend.json()["error"]["message"], extend.text
     assert store.list("me", None, 20, "desc").jobs[0].id == source.id  # nothing was queued
+    (listed,) = client.get("/v1/models", headers=auth).json()["data"]
+    assert (listed["seconds"][-1], listed["extend_seconds"][-1]) == ("5", "4")  # what the web page offers
 
 
 def test_an_extension_leaves_room_for_the_frames_it_continues():

@@ -509,6 +509,7 @@ def model_object(model: ServedModel, config: ServeConfig) -> dict:
         "local_model": model.name,
         "sizes": model.size_names(),
         "seconds": [str(s) for s in range(1, seconds_limit(config, model) + 1)],
+        "extend_seconds": [str(s) for s in range(1, extension_limit(config, model) + 1)],
         "fps": model.fps,
         "modes": model.modes,
     }

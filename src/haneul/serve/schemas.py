@@ -88,6 +88,7 @@ class ModelObject(BaseModel):
     local_model: str
     sizes: list[str]
     seconds: list[str]
+    extend_seconds: list[str]  # an extension's segment: less, as the model makes the continued frames again
     fps: float
     modes: list[str]
 

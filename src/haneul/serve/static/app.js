@@ -46,8 +46,11 @@ function onModelChange() {
   if (!model) return;
   fillSelect($("#size"), model.sizes, model.sizes[0]);
   fillSelect($("#seconds"), model.seconds, model.seconds.includes("4") ? "4" : model.seconds[0]);
-  for (const select of document.querySelectorAll(".extend-seconds, .shot-seconds")) {
+  for (const select of document.querySelectorAll(".shot-seconds")) {
     fillSelect(select, model.seconds, select.value || model.seconds[0]);
+  }
+  for (const select of document.querySelectorAll(".extend-seconds")) {
+    fillSelect(select, model.extend_seconds, select.value || model.extend_seconds[0]);
   }
 }
 
@@ -166,7 +169,7 @@ async function galleryCard(video) {
   link.href = url;
   link.download = `${video.id}.mp4`;
   const model = currentModel();
-  fillSelect($(".extend-seconds", card), model ? model.seconds : ["1"], model ? model.seconds[0] : "1");
+  fillSelect($(".extend-seconds", card), model ? model.extend_seconds : ["1"], model ? model.extend_seconds[0] : "1");
   $(".delete", card).onclick = () => act(async () => {
     await api(`/videos/${video.id}`, { method: "DELETE" });
     card.remove();
