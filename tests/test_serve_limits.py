@@ -114,3 +114,10 @@ def test_an_extension_leaves_room_for_the_frames_it_continues():
     pipe.check_frames(None, (EXTEND_OVERLAP + limit * fps - 1) / fps, fps)  # what the worker asks for
     with pytest.raises(InputError, match="over this model's limit"):
         pipe.check_frames(None, (EXTEND_OVERLAP + (limit + 1) * fps - 1) / fps, fps)
+
+
+def test_a_corrupt_model_description_cache_is_described_again(tmp_path):
+    model = tiny_model_dir(tmp_path)
+    (tmp_path / "serve-model-info.json").write_text('{"half a file')
+    assert _describe(str(model), tmp_path)["max_seconds"] > 0
+    assert json.loads((tmp_path / "serve-model-info.json").read_text())  # rewritten whole

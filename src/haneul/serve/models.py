@@ -117,10 +117,12 @@ def _describe(folder: str, cache_dir: Path) -> dict:
     """Model info from the cache if the model directory has not changed since, else from a child process."""
     key = folder if folder == DEFAULT else str(Path(folder).resolve())
     cache = cache_dir / "serve-model-info.json"
-    entries = json.loads(cache.read_text()) if cache.exists() else {}
+    entries = _read_cache(cache)
     entry = entries.get(key)
     # an entry written before a field was added (max_seconds) is described again
-    fresh = entry is not None and set(entry["info"]) >= INFO_FIELDS
+    fresh = (
+        isinstance(entry, dict) and isinstance(entry.get("info"), dict) and set(entry["info"]) >= INFO_FIELDS
+    )
     if fresh and entry.get("stamp") == _stamp(entry["info"]["model_dir"]):
         return entry["info"]
     code = "import json, sys; from haneul.serve.models import model_info_json; print(json.dumps(model_info_json(sys.argv[1])))"
@@ -135,6 +137,15 @@ def _describe(folder: str, cache_dir: Path) -> dict:
     tmp.write_text(json.dumps(entries, indent=1))
     os.replace(tmp, cache)
     return info
+
+
+def _read_cache(cache: Path) -> dict:
+    """The cached descriptions; a missing, unreadable or corrupt cache is an empty one (it is rewritten)."""
+    try:
+        entries = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
 
 
 def _stamp(folder: str) -> list:
