@@ -1,5 +1,6 @@
 """What a request may ask of a served model: `seconds` is checked against the model's own longest video as
-well as the server's cap, and a cached model description from before `max_seconds` existed is read again."""
+well as the server's cap, a mode the model lacks is refused, and a cached model description from before
+`max_seconds` existed (or a corrupt cache) is read again."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from haneul.serve.parsing import (
 )
 from haneul.serve.testing import tiny_model_dir
 
+ALL_MODES = ["text", "image", "extend", "keyframes", "edit", "loop", "join"]
 
-def served(max_seconds: float) -> ServedModel:
-    return ServedModel("sora-2", "/models/m", "m", [(64, 64)], 8.0, 33, max_seconds, ["text"])
+
+def served(max_seconds: float, modes: list[str] = ALL_MODES) -> ServedModel:
+    return ServedModel("sora-2", "/models/m", "m", [(64, 64)], 8.0, 33, max_seconds, modes)
 
 
 def test_a_model_shorter_than_the_server_cap_sets_the_limit():
@@ -121,3 +124,41 @@ def test_a_corrupt_model_description_cache_is_described_again(tmp_path):
     (tmp_path / "serve-model-info.json").write_text('{"half a file')
     assert _describe(str(model), tmp_path)["max_seconds"] > 0
     assert json.loads((tmp_path / "serve-model-info.json").read_text())  # rewritten whole
+
+
+def test_a_mode_the_model_lacks_is_a_400_not_a_failed_job(tmp_path):
+    """A text-only model (a diffusers text-to-video pipeline) is asked to extend, edit, remix or animate."""
+    from fastapi.testclient import TestClient
+
+    from haneul.serve.api import create_app, new_job
+    from haneul.serve.store import JobStore
+
+    key = "k" * 20
+    config = ServeConfig(tmp_path, api_keys={key: "me"}, max_seconds=20)
+    store = JobStore(config.db_url)
+    text_only = served(5.1, ["text"])
+    source = new_job("me", "create", text_only, "a red ball", (64, 64), 4, {})
+    assert store.add(source)
+    assert store.complete(store.claim("w1").id, "w1")
+    client = TestClient(create_app(config, {"sora-2": text_only}, store))  # no startup: no prompt check
+    auth = {"authorization": f"Bearer {key}"}
+    asks = {
+        "remix": client.post(f"/v1/videos/{source.id}/remix", json={"prompt": "blue"}, headers=auth),
+        "edits": client.post(
+            "/v1/videos/edits", json={"prompt": "b", "video": {"id": source.id}}, headers=auth
+        ),
+        "extensions": client.post(
+            "/v1/videos/extensions",
+            json={"prompt": "b", "seconds": "2", "video": {"id": source.id}},
+            headers=auth,
+        ),
+        "storyboard": client.post(
+            "/v1/videos",
+            json={"prompt": "b", "shots": [{"prompt": "a", "seconds": "2"}, {"prompt": "b", "seconds": "2"}]},
+            headers=auth,
+        ),
+    }
+    for name, response in asks.items():
+        assert response.status_code == 400, (name, response.text)
+        assert "cannot do" in response.json()["error"]["message"] and "supports: text" in response.text
+    assert [j.id for j in store.list("me", None, 20, "desc").jobs] == [source.id]  # nothing was queued

@@ -45,6 +45,7 @@ from haneul.serve.parsing import (
     read_body,
     read_reference,
     read_upload,
+    require_mode,
     seconds_limit,
     text,
 )
@@ -145,6 +146,10 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
             limit = seconds_limit(config, model)
             seconds = parse_seconds(fields.get("seconds", str(min(4, limit))), limit, "seconds")
         reference = await read_reference(fields, files, config)
+        if reference is not None:
+            require_mode(model, "image", "input_reference")
+        if len(shots) > 1:  # every later shot extends the video so far
+            require_mode(model, "extend", "shots")
         moderation_ms = 0.0
         for p in [prompt] + [s["prompt"] for s in shots]:
             moderation_ms += await check_prompt(p)
@@ -168,6 +173,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         fields, _ = await read_body(request, config)
         prompt = text(fields, "prompt")
         model = resolve_name(source.model, served)
+        require_mode(model, "edit", "video_id")
         check_source_seconds(int(source.seconds), model, "video_id")
         moderation_ms = await check_prompt(prompt)
         size = tuple(int(v) for v in source.size.split("x"))
@@ -189,6 +195,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         prompt = text(fields, "prompt")
         source, upload, size, seconds = await read_source(fields, files, who)
         model = resolve_name(source.model if source else None, served)
+        require_mode(model, "edit", "video")
         check_source_seconds(seconds, model, "video")
         moderation_ms = await check_prompt(prompt)
         size = size or closest_size(*upload[1], model.sizes)
@@ -213,6 +220,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
         prompt = text(fields, "prompt")
         source, upload, size, seconds = await read_source(fields, files, who)
         model = resolve_name(source.model if source else None, served)
+        require_mode(model, "extend", "video")
         added = parse_seconds(fields.get("seconds"), extension_limit(config, model), "seconds")
         moderation_ms = await check_prompt(prompt)
         size = size or closest_size(*upload[1], model.sizes)

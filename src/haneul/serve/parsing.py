@@ -178,6 +178,17 @@ def parse_size(value, model: ServedModel) -> tuple[int, int]:
     return int(w), int(h)
 
 
+def require_mode(model: ServedModel, mode: str, param: str) -> None:
+    """A 400 now, not a failed job later, when the model cannot do what the request asks (`ModelInfo.modes`)."""
+    if mode not in model.modes:
+        raise ApiError(
+            400,
+            f"{model.api_name} ({model.name}) cannot do {mode}; it supports: {', '.join(model.modes)}",
+            param=param,
+            code="invalid_value",
+        )
+
+
 def seconds_limit(config: ServeConfig, model: ServedModel) -> int:
     """The longest video a request may ask of `model`: the server's cap, or the model's own if shorter."""
     return max(1, min(config.max_seconds, int(model.max_seconds)))
