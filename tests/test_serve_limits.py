@@ -162,3 +162,26 @@ def test_a_mode_the_model_lacks_is_a_400_not_a_failed_job(tmp_path):
         assert response.status_code == 400, (name, response.text)
         assert "cannot do" in response.json()["error"]["message"] and "supports: text" in response.text
     assert [j.id for j in store.list("me", None, 20, "desc").jobs] == [source.id]  # nothing was queued
+
+
+def test_an_uploaded_video_longer_than_the_server_takes_is_a_400(tmp_path):
+    """It used to be recorded as --max-seconds long, and the worker read only part of it."""
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from haneul.serve.api import create_app
+    from haneul.serve.store import JobStore
+    from haneul.video_io import write_video
+
+    key = "k" * 20
+    config = ServeConfig(tmp_path, api_keys={key: "me"}, max_seconds=2)
+    client = TestClient(create_app(config, {"sora-2": served(120.0)}, JobStore(config.db_url)))
+    auth = {"authorization": f"Bearer {key}"}
+    frames = np.zeros((8 * 4, 64, 64, 3), dtype=np.uint8)  # 4 s at 8 fps
+    frames[:, 20:40, 10:30] = (200, 30, 30)
+    clip = write_video(tmp_path / "long.mp4", frames, 8.0).read_bytes()
+    for route, fields in [("edits", {"prompt": "blue"}), ("extensions", {"prompt": "on", "seconds": "1"})]:
+        files = {"video": ("long.mp4", clip, "video/mp4")}
+        response = client.post(f"/v1/videos/{route}", data=fields, files=files, headers=auth)
+        assert response.status_code == 400, (route, response.text)
+        assert "4.0 s long" in response.json()["error"]["message"] and "at most 2 s" in response.text

@@ -405,7 +405,16 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
             upload = files["video"]
             data = await read_upload(upload, config, "video")
             frames, fps = await run_in_threadpool(check_video, data, upload.content_type or "", "video")
-            seconds = max(1, min(config.max_seconds, round(len(frames) / fps)))
+            length = len(frames) / fps
+            if length > config.max_seconds + 0.5:  # the worker reads at most this much of it
+                raise ApiError(
+                    400,
+                    f"video: the upload is {length:.1f} s long; this server takes videos of at most "
+                    f"{config.max_seconds} s",
+                    param="video",
+                    code="invalid_value",
+                )
+            seconds = max(1, min(config.max_seconds, round(length)))
             return None, (data, (frames.shape[2], frames.shape[1])), None, seconds
         ref = fields.get("video")
         video_id = ref.get("id") if isinstance(ref, dict) else ref
