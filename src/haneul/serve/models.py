@@ -19,6 +19,9 @@ from haneul.errors import InputError
 
 DEFAULT = "default"  # stands for haneul.pipeline.DEFAULT_MODEL_DIR, resolved where torch may be imported
 API_MODELS = ("sora-2", "sora-2-pro")
+# source frames given to an extension: the causal VAE's first frame plus one latent step; the worker gives
+# them and the model makes them again, so the API leaves room for them in the model's length
+EXTEND_OVERLAP = 5
 ALIASES = {
     "sora-2-2025-10-06": "sora-2",
     "sora-2-2025-12-08": "sora-2",

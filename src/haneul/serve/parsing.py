@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 
 from haneul.serve.config import ServeConfig
 from haneul.serve.media import check_image
-from haneul.serve.models import ServedModel
+from haneul.serve.models import EXTEND_OVERLAP, ServedModel
 from haneul.serve.store import VIDEO_ID
 
 MAX_PROMPT = 4000
@@ -197,8 +197,6 @@ def seconds_limit(config: ServeConfig, model: ServedModel) -> int:
 def extension_limit(config: ServeConfig, model: ServedModel) -> int:
     """The longest segment an extension may add: the model makes the source's last EXTEND_OVERLAP frames
     again with it (they are its conditioning), so they come off the model's own length."""
-    from haneul.serve.worker import EXTEND_OVERLAP  # a light module: numpy and the store, no torch
-
     room = model.max_seconds - (EXTEND_OVERLAP - 1) / model.fps
     return max(1, min(config.max_seconds, int(room)))
 

@@ -27,10 +27,9 @@ import numpy as np
 from haneul.errors import InputError, ModerationBlocked
 from haneul.serve.config import ServeConfig
 from haneul.serve.media import fit_frames, spritesheet
-from haneul.serve.models import DEFAULT
+from haneul.serve.models import DEFAULT, EXTEND_OVERLAP
 from haneul.serve.store import Job, JobStore
 
-EXTEND_OVERLAP = 5  # source frames given to an extension: the causal VAE's first frame plus one latent step
 EDIT_STRENGTH = 0.6
 
 
