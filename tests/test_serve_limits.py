@@ -185,3 +185,34 @@ def test_an_uploaded_video_longer_than_the_server_takes_is_a_400(tmp_path):
         response = client.post(f"/v1/videos/{route}", data=fields, files=files, headers=auth)
         assert response.status_code == 400, (route, response.text)
         assert "4.0 s long" in response.json()["error"]["message"] and "at most 2 s" in response.text
+
+
+def test_an_upload_with_more_frames_than_the_server_decodes_is_refused_not_cut(tmp_path):
+    """check_video used to stop at its frame cap, so the API measured only the video's start."""
+    import numpy as np
+
+    from haneul.serve.media import check_video
+    from haneul.video_io import write_video
+
+    data = write_video(tmp_path / "c.mp4", np.zeros((12, 32, 32, 3), np.uint8), 8.0).read_bytes()
+    assert check_video(data, "video/mp4", "video", max_frames=12)[0].shape[0] == 12
+    with pytest.raises(InputError, match="more than 11 frames"):
+        check_video(data, "video/mp4", "video", max_frames=11)
+
+
+def test_the_worker_reads_an_uploaded_source_whole_at_any_frame_rate(tmp_path):
+    """The worker read at most --max-seconds x 60 frames, so a 120 fps upload lost its second half."""
+    import numpy as np
+
+    from haneul.serve.store import Job, JobStore
+    from haneul.serve.worker import Worker
+    from haneul.video_io import write_video
+
+    config = ServeConfig(tmp_path, max_seconds=1)
+    frames = np.zeros((240, 32, 32, 3), dtype=np.uint8)  # 2 s at 120 fps: under 2000 frames, over 1 x 60
+    frames[120:] = 255  # the second second is white
+    job = Job(id="video_x", params=json.dumps({"source": {"file": "source.mp4"}}))
+    config.video_dir(job.id).mkdir(parents=True)
+    write_video(config.video_dir(job.id) / "source.mp4", frames, 120.0)
+    out = Worker(config, JobStore(config.db_url)).source_frames(job, 32, 32, 8.0)
+    assert len(out) == 16 and out[-1].mean() > 200  # 2 s at 8 fps, ending white

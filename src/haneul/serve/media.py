@@ -20,6 +20,8 @@ from haneul.errors import InputError
 IMAGE_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm", "application/octet-stream")
 MAX_UPLOAD_PIXELS = 4096 * 4096  # a decompression bomb stops here, before it is decoded
+# Bounds the memory an uploaded video's frames take; the worker reads a source whole, relying on this check.
+MAX_UPLOAD_FRAMES = 2000
 
 
 def check_image(data: bytes, content_type: str, param: str) -> np.ndarray:
@@ -47,9 +49,10 @@ def check_image(data: bytes, content_type: str, param: str) -> np.ndarray:
 
 
 def check_video(
-    data: bytes, content_type: str, param: str, max_frames: int = 2000
+    data: bytes, content_type: str, param: str, max_frames: int = MAX_UPLOAD_FRAMES
 ) -> tuple[np.ndarray, float]:
-    """Decode an uploaded video into (frames (F, H, W, 3) uint8, fps); InputError if it is not one."""
+    """Decode an uploaded video into all its frames (F, H, W, 3) uint8 and fps; InputError if it is not one
+    or has more than `max_frames` frames (all are kept, so the caller knows its true length)."""
     if content_type.split(";")[0].strip().lower() not in VIDEO_TYPES:
         raise InputError(
             f"{param} has content type {content_type!r}; supported: {', '.join(VIDEO_TYPES)}", param=param
@@ -64,9 +67,12 @@ def check_video(
                 )
             fps = float(stream.average_rate or stream.guessed_rate or 24)
             for frame in container.decode(stream):
+                if len(frames) == max_frames:
+                    raise InputError(
+                        f"{param} has more than {max_frames} frames; this server takes shorter videos",
+                        param=param,
+                    )
                 frames.append(frame.to_ndarray(format="rgb24"))
-                if len(frames) >= max_frames:
-                    break
     except (av.error.FFmpegError, IndexError, OSError, ValueError) as e:
         if isinstance(e, InputError):
             raise

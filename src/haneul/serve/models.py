@@ -122,11 +122,7 @@ def _describe(folder: str, cache_dir: Path) -> dict:
     cache = cache_dir / "serve-model-info.json"
     entries = _read_cache(cache)
     entry = entries.get(key)
-    # an entry written before a field was added (max_seconds) is described again
-    fresh = (
-        isinstance(entry, dict) and isinstance(entry.get("info"), dict) and set(entry["info"]) >= INFO_FIELDS
-    )
-    if fresh and entry.get("stamp") == _stamp(entry["info"]["model_dir"]):
+    if entry is not None and entry["stamp"] == _stamp(entry["info"]["model_dir"]):
         return entry["info"]
     code = "import json, sys; from haneul.serve.models import model_info_json; print(json.dumps(model_info_json(sys.argv[1])))"
     run = subprocess.run([sys.executable, "-c", code, folder], capture_output=True, text=True)
@@ -143,12 +139,21 @@ def _describe(folder: str, cache_dir: Path) -> dict:
 
 
 def _read_cache(cache: Path) -> dict:
-    """The cached descriptions; a missing, unreadable or corrupt cache is an empty one (it is rewritten)."""
+    """The cached descriptions, keeping only well-formed entries: a missing, unreadable or corrupt cache is an
+    empty one, and an entry written before a field was added (max_seconds) is left out, so it is described
+    again (the cache is rewritten then)."""
     try:
         entries = json.loads(cache.read_text())
     except (OSError, ValueError):
         return {}
-    return entries if isinstance(entries, dict) else {}
+    if not isinstance(entries, dict):
+        return {}
+
+    def well_formed(entry) -> bool:
+        info = entry.get("info") if isinstance(entry, dict) else None
+        return isinstance(info, dict) and set(info) >= INFO_FIELDS and "stamp" in entry
+
+    return {key: entry for key, entry in entries.items() if well_formed(entry)}
 
 
 def _stamp(folder: str) -> list:

@@ -205,7 +205,9 @@ class Worker:
                 )
         else:
             path = self.config.video_dir(job.id) / source.get("file", "source.mp4")
-        frames, source_fps = read_video(path, max_frames=int(self.config.max_seconds * 60))
+        # read whole: an upload's length and frame count were checked by the API, and our own videos are
+        # at most --max-seconds long (a cap in frames cut uploads above 60 fps short)
+        frames, source_fps = read_video(path)
         # resample to the model's frame rate by nearest frame, so durations stay true
         count = max(1, round(len(frames) * fps / source_fps))
         picks = np.minimum((np.arange(count) * source_fps / fps).round().astype(int), len(frames) - 1)
