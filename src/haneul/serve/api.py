@@ -406,7 +406,7 @@ def create_app(config: ServeConfig, served: dict[str, ServedModel], store: JobSt
             data = await read_upload(upload, config, "video")
             frames, fps = await run_in_threadpool(check_video, data, upload.content_type or "", "video")
             length = len(frames) / fps
-            if length > config.max_seconds + 0.5:  # the worker reads at most this much of it
+            if length > config.max_seconds + 0.5:  # the job would be recorded shorter than the video it edits
                 raise ApiError(
                     400,
                     f"video: the upload is {length:.1f} s long; this server takes videos of at most "
