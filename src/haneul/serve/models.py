@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from haneul.errors import InputError
@@ -86,7 +86,8 @@ def model_info_json(model_dir: str) -> dict:
     }
 
 
-INFO_FIELDS = {"model_dir", "name", "sizes", "fps", "max_frames", "max_seconds", "modes"}
+# what a cached description must hold: every ServedModel field but the API name
+INFO_FIELDS = {f.name for f in fields(ServedModel)} - {"api_name"}
 
 
 def default_cache_dir() -> Path:
