@@ -3,11 +3,14 @@
 Round trips of ground-truth world clips (standard prompts, 33 frames) through each VAE given, side by side.
 Per clip: the mean frame-to-frame difference on steps that cross a latent-group boundary (frame tf*j ->
 tf*j + 1) over the mean on steps inside a group (1.0 is smooth; the ground truth's own ratio is printed for
-contrast), the largest step over the median step (issue 5's seam bound is 1.5), and PSNR.
+contrast), the largest step over the median step (issue 5's seam bound is 1.5), the step error (mean
+absolute difference between the decode's frame-to-frame changes and the truth's, grey levels: a decode that
+redraws still texture every frame changes where the truth does not, and every seam of extend/join meets the
+input's own, calmer steps), and PSNR.
 
     python bench/vae_judder.py [--model DIR ...] [--limit 24]
 
-Last line per VAE: `vae=NAME boundary_ratio=... max_over_median=... psnr_db=...` (means over clips).
+Last line per VAE: `vae=NAME boundary_ratio=... max_over_median=... step_error=... psnr_db=...` (means over clips).
 """
 
 from __future__ import annotations
@@ -31,6 +34,12 @@ def judder(frames: np.ndarray, tf: int) -> tuple[float, float]:
     boundary[::tf] = True
     inside = max(float(steps[~boundary].mean()), 1e-6)
     return float(steps[boundary].mean()) / inside, float(steps.max()) / max(float(np.median(steps)), 1e-6)
+
+
+def step_error(recon: np.ndarray, truth: np.ndarray) -> float:
+    """Mean |frame-to-frame change of the reconstruction - the truth's| (grey levels): the decode's own movement."""
+    r, t = np.diff(recon.astype(np.float32), axis=0), np.diff(truth.astype(np.float32), axis=0)
+    return float(np.abs(r - t).mean())
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -71,9 +80,18 @@ def main() -> None:
         scores = []
         for clip in clips:
             recon = round_trip(vae, clip.frames)
-            scores.append((*judder(recon, vae.config.temporal_factor), psnr(recon, clip.frames)))
-        ratio, spread, db = np.mean(scores, axis=0)
-        print(f"vae={model} boundary_ratio={ratio:.3f} max_over_median={spread:.3f} psnr_db={db:.2f}")
+            scores.append(
+                (
+                    *judder(recon, vae.config.temporal_factor),
+                    step_error(recon, clip.frames),
+                    psnr(recon, clip.frames),
+                )
+            )
+        ratio, spread, steps, db = np.mean(scores, axis=0)
+        print(
+            f"vae={model} boundary_ratio={ratio:.3f} max_over_median={spread:.3f} step_error={steps:.3f} "
+            f"psnr_db={db:.2f}"
+        )
 
 
 if __name__ == "__main__":
