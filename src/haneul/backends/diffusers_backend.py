@@ -275,6 +275,8 @@ class DiffusersPipeline:
         num_steps = int(num_steps or self.spec.num_steps)
         guidance = self.spec.guidance if guidance is None else float(guidance)
         check_prompt(prompt)
+        # As Pipeline.generate: subnormal floats are many times slower on x86 CPUs (per thread, so here).
+        torch.set_flush_denormal(True)
 
         call = self._conditioning(list(conditions), init_video, strength, width, height, num_frames)
         call.update(
