@@ -1,4 +1,5 @@
-"""`haneul train vae|dit CONFIG [--set key=value ...] [--resume]` and `haneul train export RUN DEST`.
+"""`haneul train vae|dit CONFIG [--set key=value ...] [--resume]`, `haneul train export RUN DEST` and
+`haneul train average A B DEST --weight W`.
 
 The same command runs alone or under `torchrun --nproc_per_node=N` (DDP, or FSDP with
 `--set strategy=fsdp`). The output directory is a loadable model directory plus `checkpoint/`.
@@ -116,6 +117,65 @@ def export_model(run: Path, dest: Path, dtype: str = "bf16") -> None:
         }
         save_file(state, tmp / sub / "model.safetensors", metadata={"dtype": dtype})
     for path in [tmp, *tmp.rglob("*")]:  # temp files are created 0600; a package is read by everyone
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    fsync_tree(tmp)
+    replace_dir_atomic(tmp, dest)
+
+
+@app.command("average")
+def average(
+    first: Annotated[Path, typer.Argument(help="A model directory (its files are the result's, but dit/)")],
+    second: Annotated[Path, typer.Argument(help="A model fine-tuned from FIRST (same VAE and network)")],
+    dest: Annotated[Path, typer.Argument(help="Where to write the averaged model (replaced)")],
+    weight: Annotated[float, typer.Option(help="SECOND's share of the transformer's weights, 0 to 1")] = 0.5,
+) -> None:
+    """Average two transformers: (1 - WEIGHT) x FIRST's + WEIGHT x SECOND's weights, everything else FIRST's.
+
+    Why: a fine-tune and the model it started from lie in one basin, and a point between them can score
+    better than either (weight averaging, Wortsman et al. 2022, "model soups"); docs/training.md.
+    """
+    from haneul.generate_cli import user_errors
+
+    with user_errors():
+        average_models(first, second, dest, weight)
+    typer.echo(f"wrote {dest}")
+
+
+def average_models(first: Path, second: Path, dest: Path, weight: float) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from haneul.train.checkpoint import fsync_tree
+    from haneul.weights import DTYPES, MODEL_FILE, replace_dir_atomic
+
+    if not 0.0 <= weight <= 1.0:
+        raise InputError(f"--weight {weight:g} must be from 0 to 1", param="weight")
+    parts = (
+        MODEL_FILE,
+        "vae/config.json",
+        "vae/model.safetensors",
+        "dit/config.json",
+        "dit/model.safetensors",
+    )
+    for model in (first, second):
+        for part in parts:
+            if not (model / part).is_file():
+                raise InputError(f"{str(model)!r} is not a model directory: missing {part}")
+    for part in parts[:-1]:  # only the transformer's weights may differ
+        if (first / part).read_bytes() != (second / part).read_bytes():
+            raise InputError(f"{first} and {second} differ in {part}: only the transformer's weights may")
+    a = load_file(first / "dit" / "model.safetensors")
+    b = load_file(second / "dit" / "model.safetensors")
+    if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
+        raise InputError(f"{first} and {second} hold different transformer weights (names or shapes)")
+    # in fp32, stored back in the weights' own dtype
+    mixed = {k: torch.lerp(v.float(), b[k].float(), weight).to(v.dtype) for k, v in a.items()}
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(first, tmp, ignore=shutil.ignore_patterns("checkpoint", "samples"))
+    dtype = {v: k for k, v in DTYPES.items()}[next(iter(a.values())).dtype]
+    save_file(mixed, tmp / "dit" / "model.safetensors", metadata={"dtype": dtype})
+    for path in [tmp, *tmp.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     fsync_tree(tmp)
     replace_dir_atomic(tmp, dest)
