@@ -143,10 +143,11 @@ def average(
 
 def average_models(first: Path, second: Path, dest: Path, weight: float) -> None:
     import torch
+    from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
     from haneul.train.checkpoint import fsync_tree
-    from haneul.weights import DTYPES, MODEL_FILE, replace_dir_atomic
+    from haneul.weights import MODEL_FILE, replace_dir_atomic
 
     if not 0.0 <= weight <= 1.0:
         raise InputError(f"--weight {weight:g} must be from 0 to 1", param="weight")
@@ -173,8 +174,9 @@ def average_models(first: Path, second: Path, dest: Path, weight: float) -> None
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(first, tmp, ignore=shutil.ignore_patterns("checkpoint", "samples"))
-    dtype = {v: k for k, v in DTYPES.items()}[next(iter(a.values())).dtype]
-    save_file(mixed, tmp / "dit" / "model.safetensors", metadata={"dtype": dtype})
+    with safe_open(first / "dit" / "model.safetensors", "pt") as f:  # its dtype label, as export wrote it
+        metadata = f.metadata()
+    save_file(mixed, tmp / "dit" / "model.safetensors", metadata=metadata)
     for path in [tmp, *tmp.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     fsync_tree(tmp)
