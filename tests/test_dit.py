@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from haneul.errors import InputError
-from haneul.models.dit import PRESETS, DiT, DiTConfig, dit_config
+from haneul.models.dit import PRESETS, DiT, DiTConfig, dit_config, grow_depth
 from haneul.models.rope import apply_rope, axis_pairs, rope_tables
 
 
@@ -94,6 +94,25 @@ def test_every_parameter_learns_within_three_steps():
             learned[name] |= bool(p.grad is not None and p.grad.abs().sum() > 0)
         opt.step()
     assert [name for name, ok in learned.items() if not ok] == []
+
+
+@pytest.mark.parametrize("depth", [3, 4, 7])
+def test_grown_model_computes_the_same_and_its_new_blocks_learn(depth):
+    config = DiTConfig(**{**dit_config("tiny").__dict__, "depth": 2})
+    model = randomised(config)
+    grown = grow_depth(model, depth)
+    assert len(grown.blocks) == grown.config.depth == depth
+    args = inputs(config, (3, 4, 4))
+    with torch.no_grad():
+        torch.testing.assert_close(grown(*args), model(*args))
+    assert torch.equal(grown.blocks[-1].mlp.down.weight, model.blocks[-1].mlp.down.weight)
+    new = [b for b in grown.blocks if not b.mlp.down.weight.any()]
+    assert len(new) == depth - 2
+    (grown(*args) - 1).square().mean().backward()
+    assert all(b.mlp.down.weight.grad.abs().sum() > 0 for b in new)
+    assert all(b.attn.proj.weight.grad.abs().sum() > 0 for b in new)
+    with pytest.raises(InputError, match="more than"):
+        grow_depth(model, 2)
 
 
 def test_packed_equals_each_video_alone():

@@ -381,8 +381,43 @@ class DiT(nn.Module):
         ]
 
 
+def grow_depth(model: DiT, depth: int) -> DiT:
+    """A deeper copy of `model` that computes the same function: new blocks spread evenly between the old ones.
+
+    A new block adds its attention, cross-attention and MLP outputs to the residual stream through output
+    projections that start at zero, so it is the identity until training moves them (their gradients are
+    not zero: the gates come from the shared modulation). Training then starts from the old model's
+    function with more capacity (growing a trained network, as in Gong et al. 2019's stacking).
+    """
+    old = len(model.blocks)
+    if depth <= old:
+        raise InputError(f"grow_depth {depth} must be more than the model's depth {old}")
+    grown = DiT(dataclasses.replace(model.config, depth=depth))
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("blocks.")}
+    grown.load_state_dict(state, strict=False)
+    # Old block i goes to slot round((i + 1) * depth / old) - 1: the last old block stays last.
+    slots = [round((i + 1) * depth / old) - 1 for i in range(old)]
+    for i, slot in enumerate(slots):
+        grown.blocks[slot].load_state_dict(model.blocks[i].state_dict())
+    for slot in sorted(set(range(depth)) - set(slots)):
+        block = grown.blocks[slot]
+        for layer in (block.attn.proj, block.cross_attn.proj, block.mlp.down):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+    return grown
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["DiT", "DiTConfig", "PRESETS", "dit_config", "count_parameters", "axis_pairs", "Grid"]
+__all__ = [
+    "DiT",
+    "DiTConfig",
+    "PRESETS",
+    "dit_config",
+    "grow_depth",
+    "count_parameters",
+    "axis_pairs",
+    "Grid",
+]

@@ -95,6 +95,9 @@ class DiTTrainConfig(TrainConfig):
     # noise ask (the bundled model's loss at t = 1 with its caption was no better than the latents' variance)
     high_noise_prob: float = 0.0
     high_noise_min: float = 0.9
+    # With `init`: a deeper transformer than init's, new blocks starting as the identity between the old ones
+    # (haneul.models.dit.grow_depth), so training continues the same function with more capacity. 0 = init's.
+    grow_depth: int = 0
     # Probabilities of each conditioning mask over latent frames (normalised; one-frame clips get "none").
     masks: dict = field(
         default_factory=lambda: {

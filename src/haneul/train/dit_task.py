@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from haneul.errors import InputError
-from haneul.models.dit import DiT, DiTConfig, dit_config
+from haneul.models.dit import DiT, DiTConfig, dit_config, grow_depth
 from haneul.models.text_encoder import TextEncoder
 from haneul.models.vae import VAEConfig, VideoVAE
 from haneul.train import card
@@ -126,6 +126,11 @@ class DiTTask:
             init_dir = Path(config.init) / "dit"
             self.dit_config = load_config(DiTConfig, init_dir)  # the architecture comes with the weights
             self.model = load_state(DiT(self.dit_config), init_dir)
+            if config.grow_depth:
+                self.model = grow_depth(self.model, config.grow_depth)
+                self.dit_config = self.model.config
+        elif config.grow_depth:
+            raise InputError("grow_depth needs init (the model to grow); set model.depth for a new model")
         if config.grad_checkpointing:
             use_checkpointing(self.model)
         self.latent_cache: dict[tuple, Tensor] = {}
