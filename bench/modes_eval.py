@@ -31,6 +31,8 @@ import time
 import numpy as np
 import torch
 
+from haneul.safety.watermark import psnr  # uint8 frames; inf when equal
+
 # (prompt, the same prompt with the object's colour changed: the edit target)
 PROMPTS = [
     ("a red ball rolls right on green grass", "a blue ball rolls right on green grass"),
@@ -56,11 +58,6 @@ MODES = (
     "interpolation",
     "edit",
 )
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
 def round_trip(pipe, frame: np.ndarray) -> np.ndarray:

@@ -20,6 +20,8 @@ import argparse
 import numpy as np
 import torch
 
+from haneul.safety.watermark import psnr  # uint8 frames; inf when equal
+
 
 def step_differences(frames: np.ndarray) -> np.ndarray:
     """(F, H, W, 3) uint8 -> mean absolute difference of each consecutive pair, (F-1,)."""
@@ -40,11 +42,6 @@ def step_error(recon: np.ndarray, truth: np.ndarray) -> float:
     """Mean |frame-to-frame change of the reconstruction - the truth's| (grey levels): the decode's own movement."""
     r, t = np.diff(recon.astype(np.float32), axis=0), np.diff(truth.astype(np.float32), axis=0)
     return float(np.abs(r - t).mean())
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(((a.astype(np.float32) - b.astype(np.float32)) ** 2).mean())
-    return 10 * np.log10(255.0**2 / max(mse, 1e-10))
 
 
 def main() -> None:
