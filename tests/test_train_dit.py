@@ -166,3 +166,8 @@ def test_a_training_run_writes_a_model_the_pipeline_loads(setup, tmp_path):
     again = DiTTask(load_config(DiTTrainConfig, setup, [f"init={out}"]), Dist())
     exported = load_file(out / "dit" / "model.safetensors")
     assert all(torch.equal(again.model.state_dict()[k], v) for k, v in exported.items())
+    # ... or from a deeper copy of them (grow_depth), which the exported config then describes.
+    grown = DiTTask(load_config(DiTTrainConfig, setup, [f"init={out}", "grow_depth=3"]), Dist())
+    assert len(grown.model.blocks) == grown.dit_config.depth == 3
+    with pytest.raises(InputError, match="grow_depth needs init"):
+        DiTTask(load_config(DiTTrainConfig, setup, ["grow_depth=3"]), Dist())
