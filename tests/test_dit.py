@@ -1,5 +1,7 @@
 """The diffusion transformer: every grid kind, identity at init, packing equivalence, given frames, RoPE."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -98,7 +100,7 @@ def test_every_parameter_learns_within_three_steps():
 
 @pytest.mark.parametrize("depth", [3, 4, 7])
 def test_grown_model_computes_the_same_and_its_new_blocks_learn(depth):
-    config = DiTConfig(**{**dit_config("tiny").__dict__, "depth": 2})
+    config = dataclasses.replace(dit_config("tiny"), depth=2)
     model = randomised(config)
     grown = grow_depth(model, depth)
     assert len(grown.blocks) == grown.config.depth == depth

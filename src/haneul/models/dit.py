@@ -387,7 +387,7 @@ def grow_depth(model: DiT, depth: int) -> DiT:
     A new block adds its attention, cross-attention and MLP outputs to the residual stream through output
     projections that start at zero, so it is the identity until training moves them (their gradients are
     not zero: the gates come from the shared modulation). Training then starts from the old model's
-    function with more capacity (growing a trained network, as in Gong et al. 2019's stacking).
+    function with more capacity (identity layers inserted in a trained network: Net2Net, Chen et al. 2016).
     """
     old = len(model.blocks)
     if depth <= old:
