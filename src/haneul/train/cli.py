@@ -93,11 +93,21 @@ def export(
     typer.echo(f"wrote {dest}")
 
 
+def publish_model_dir(tmp: Path, dest: Path) -> None:
+    """Make the finished folder `tmp` the model directory `dest` in one step (what export and average end with)."""
+    from haneul.train.checkpoint import fsync_tree
+    from haneul.weights import replace_dir_atomic
+
+    for path in [tmp, *tmp.rglob("*")]:  # temp files are created 0600; a package is read by everyone
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    fsync_tree(tmp)
+    replace_dir_atomic(tmp, dest)
+
+
 def export_model(run: Path, dest: Path, dtype: str = "bf16") -> None:
     from safetensors.torch import load_file, save_file
 
-    from haneul.train.checkpoint import fsync_tree
-    from haneul.weights import DTYPES, MODEL_FILE, replace_dir_atomic
+    from haneul.weights import DTYPES, MODEL_FILE
 
     if dtype not in DTYPES:
         raise InputError(f"dtype {dtype!r} is not one of {sorted(DTYPES)}")
@@ -116,10 +126,7 @@ def export_model(run: Path, dest: Path, dtype: str = "bf16") -> None:
             k: v.to(DTYPES[dtype]).contiguous() for k, v in load_file(run / sub / "model.safetensors").items()
         }
         save_file(state, tmp / sub / "model.safetensors", metadata={"dtype": dtype})
-    for path in [tmp, *tmp.rglob("*")]:  # temp files are created 0600; a package is read by everyone
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    fsync_tree(tmp)
-    replace_dir_atomic(tmp, dest)
+    publish_model_dir(tmp, dest)
 
 
 @app.command("average")
@@ -146,8 +153,7 @@ def average_models(first: Path, second: Path, dest: Path, weight: float) -> None
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
-    from haneul.train.checkpoint import fsync_tree
-    from haneul.weights import MODEL_FILE, replace_dir_atomic
+    from haneul.weights import MODEL_FILE
 
     if not 0.0 <= weight <= 1.0:
         raise InputError(f"--weight {weight:g} must be from 0 to 1", param="weight")
@@ -177,7 +183,4 @@ def average_models(first: Path, second: Path, dest: Path, weight: float) -> None
     with safe_open(first / "dit" / "model.safetensors", "pt") as f:  # its dtype label, as export wrote it
         metadata = f.metadata()
     save_file(mixed, tmp / "dit" / "model.safetensors", metadata=metadata)
-    for path in [tmp, *tmp.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    fsync_tree(tmp)
-    replace_dir_atomic(tmp, dest)
+    publish_model_dir(tmp, dest)
