@@ -118,6 +118,19 @@ def test_smaller_buckets_get_more_clips():
     assert sizes == [4, 6, 36]  # 9, 5 and 1 latent frames: about the same tokens per step
 
 
+def test_world_object_boxes_hold_the_objects():
+    """The box map is 1 on every red pixel of red objects on a white backdrop, and leaves most of it 0."""
+    from haneul.train.data import object_boxes
+    from haneul.world.clips import render_clip
+
+    clip = render_clip("two red boxes move right on a white background", 64, 48, 9, 8.0, seed=3)
+    boxes = object_boxes(clip.truth, clip.frames.shape[:3])
+    r, g, b = np.moveaxis(clip.frames.astype(int), -1, 0)
+    red = (r - g > 60) & (r - b > 60)
+    assert red.sum() > 50 and (boxes[red] == 1).all()
+    assert 0 < boxes.mean() < 0.5
+
+
 def test_a_world_failure_on_one_seed_is_skipped_and_counted():
     from haneul.train.data import WorldData
 

@@ -88,6 +88,45 @@ def test_loss_is_the_flow_matching_loss_per_clip():
     assert float(flow_loss(noise - x0, x0, noise, given2)) == 0.0  # the exact velocity has zero loss
 
 
+def test_object_weight_makes_each_frame_a_weighted_mean():
+    torch.manual_seed(0)
+    pred, x0, noise = torch.randn(3, 1, 2, 3, 4, 4).unbind(0)
+    given = torch.tensor([[True, False, False]])
+    ones = torch.ones(1, 3, 4, 4)
+    assert torch.allclose(flow_loss(pred, x0, noise, given, ones), flow_loss(pred, x0, noise, given))
+    # Only the marked position counts when the rest weighs (almost) nothing: its own error.
+    weight = torch.full((1, 3, 4, 4), 1e-9)
+    weight[:, :, 1, 2] = 1.0
+    err = (pred - (noise - x0)).pow(2).mean(dim=1)[0, 1:, 1, 2].mean()
+    assert torch.allclose(flow_loss(pred, x0, noise, given, weight), err, rtol=1e-4)
+
+
+def test_object_boxes_go_to_the_latent_grid_of_a_causal_vae(setup):
+    task = DiTTask(load_config(DiTTrainConfig, setup, ["object_loss_weight=3"]), Dist())
+    pixels = torch.zeros(1, 9, 16, 16)
+    pixels[0, 2, 5, 9] = 1.0  # frame 2 is in latent frame 1 (frames 1-4); pixel (5, 9) in latent cell (1, 2)
+    grid = task.latent_grid(pixels, (3, 4, 4))
+    assert grid.shape == (1, 3, 4, 4) and grid.sum() == 1 and grid[0, 1, 1, 2] == 1
+    assert task.latent_grid(torch.ones(2, 1, 16, 16), (1, 4, 4)).shape == (2, 1, 4, 4)  # an image
+    with pytest.raises(InputError, match="object_loss_weight"):
+        DiTTask(load_config(DiTTrainConfig, setup, ["object_loss_weight=-1"]), Dist())
+
+
+def test_a_world_training_step_weighs_the_objects(setup):
+    """World batches carry their objects' boxes; with a weight the step's loss changes, without it not."""
+    world = ["data=world", "sizes=[[32, 32]]", "frame_counts=[9]", "frame_weights=[1]", "batch_size=2"]
+    plain = DiTTask(load_config(DiTTrainConfig, setup, world), Dist())
+    weighted = DiTTask(load_config(DiTTrainConfig, setup, [*world, "object_loss_weight=4"]), Dist())
+    batch = make_data(plain.config).batch(0)
+    assert batch.foreground is not None and batch.foreground.shape == (2, 9, 32, 32)
+    assert 0 < float(batch.foreground.mean()) < 0.8  # objects' boxes, not the whole frame
+    torch.manual_seed(0)
+    a = plain.loss(plain.model, batch, 0)[0]
+    b = plain.loss(plain.model, batch, 0)[0]
+    c = weighted.loss(plain.model, batch, 0)[0]
+    assert torch.equal(a, b) and not torch.allclose(a, c)
+
+
 def test_caption_dropout_short_captions_and_mask_mix(setup):
     config = load_config(
         DiTTrainConfig, setup, ["caption_dropout=0.2", "short_caption_prob=0.5", "batch_size=8"]

@@ -98,6 +98,11 @@ class DiTTrainConfig(TrainConfig):
     # With `init`: a deeper transformer than init's, new blocks starting as the identity between the old ones
     # (haneul.models.dit.grow_depth), so training continues the same function with more capacity. 0 = init's.
     grow_depth: int = 0
+    # Extra loss weight on latents inside objects' boxes (world data, from its ground truth): the weight is
+    # 1 + object_loss_weight there and 1 elsewhere. Objects cover about a tenth of a world frame, so a plain
+    # mean spends most of the loss on backdrop texture while the prompt's kind, colour and count live in the
+    # objects. 0 = the plain mean (and always for folder data, which has no boxes).
+    object_loss_weight: float = 0.0
     # Probabilities of each conditioning mask over latent frames (normalised; one-frame clips get "none").
     masks: dict = field(
         default_factory=lambda: {

@@ -58,6 +58,8 @@ class Batch:
     indices: list[int]  # position of each clip in the global batch
     bucket: Bucket
     global_size: int  # clips in the global batch
+    # (B, F, H, W) float32: 1 inside an object's box in that frame, else 0 (world data only: its ground truth)
+    foreground: torch.Tensor | None = None
 
 
 def rng_for(*keys: int) -> np.random.Generator:
@@ -99,7 +101,7 @@ class WorldData:
         self.world_size = world_size
         self.buckets = all_buckets(config)
         self.skipped = 0
-        self.frames: dict[tuple, tuple[np.ndarray, str, str]] = {}  # pool clips, if cache_frames
+        self.frames: dict[tuple, tuple] = {}  # pool clips (frames, captions, object boxes), if cache_frames
 
     def describe(self) -> str:
         pool = f"pool of {self.config.world_pool} clips per bucket" if self.config.world_pool else "endless"
@@ -121,7 +123,7 @@ class WorldData:
             )
         return int(rng_for(self.config.seed, step, 4, index).integers(2**31))
 
-    def clip(self, key: tuple, seed: int, bucket: Bucket) -> tuple[np.ndarray, str, str]:
+    def clip(self, key: tuple, seed: int, bucket: Bucket) -> tuple[np.ndarray, str, str, np.ndarray]:
         if key in self.frames:
             return self.frames[key]
         clip = None
@@ -140,7 +142,7 @@ class WorldData:
         frames = np.asarray(clip.frames)
         if frames.shape != (bucket.frames, bucket.height, bucket.width, 3):
             raise RuntimeError(f"world clip has shape {frames.shape}, expected {bucket}")
-        out = (frames, clip.caption, clip.short_caption or "")
+        out = (frames, clip.caption, clip.short_caption or "", object_boxes(clip.truth, frames.shape[:3]))
         if self.config.world_pool and self.config.cache_frames:
             self.frames[key] = out
         return out
@@ -149,17 +151,32 @@ class WorldData:
         world_size = self.world_size
         bucket = self.bucket_for(step)
         n = global_batch_size(bucket, self.buckets, self.config, world_size)
-        videos, captions, shorts, keys, indices = [], [], [], [], []
+        videos, captions, shorts, keys, indices, boxes = [], [], [], [], [], []
         for i in rank_slice(n, rank, world_size):
             seed = self.clip_seed(step, i, bucket)
             key = ("world", seed, bucket.width, bucket.height, bucket.frames)
-            frames, caption, short = self.clip(key, seed, bucket)
+            frames, caption, short, foreground = self.clip(key, seed, bucket)
             videos.append(frames_to_tensor(frames))
+            boxes.append(torch.from_numpy(foreground))
             captions.append(caption)
             shorts.append(short)
             keys.append(key)
             indices.append(i)
-        return Batch(torch.stack(videos), captions, shorts, keys, indices, bucket, n)
+        return Batch(torch.stack(videos), captions, shorts, keys, indices, bucket, n, torch.stack(boxes))
+
+
+def object_boxes(truth: dict, shape: tuple[int, int, int]) -> np.ndarray:
+    """(F, H, W) float32 map of a world clip's ground truth: 1 inside each object's box in each frame."""
+    out = np.zeros(shape, np.float32)
+    height, width = shape[1:]
+    for k, frame in enumerate(truth["frames"]):
+        for o in frame["objects"]:
+            x0, y0, x1, y1 = o["box"]
+            # one pixel of margin each side: anti-aliased edges reach past the polygon (as in render.py)
+            x0, y0 = max(int(np.floor(x0)) - 1, 0), max(int(np.floor(y0)) - 1, 0)
+            x1, y1 = min(int(np.ceil(x1)) + 2, width), min(int(np.ceil(y1)) + 2, height)
+            out[k, y0:y1, x0:x1] = 1.0  # empty when the box lies outside the frame
+    return out
 
 
 @dataclass

@@ -77,8 +77,11 @@ def sample_time(rng: np.random.Generator, shift: float) -> float:
 
 
 def check_noise_shares(config: DiTTrainConfig) -> None:
-    """Clear errors for time shares that would draw t outside [0, 1] or more than all the clips."""
+    """Clear errors for time shares that would draw t outside [0, 1] or more than all the clips, and for
+    a negative object weight."""
     c = config
+    if c.object_loss_weight < 0:
+        raise InputError(f"object_loss_weight {c.object_loss_weight:g} must be >= 0 (0 = a plain mean)")
     if not (0 <= c.low_noise_prob and 0 <= c.high_noise_prob and c.low_noise_prob + c.high_noise_prob <= 1):
         raise InputError(
             f"low_noise_prob {c.low_noise_prob:g} and high_noise_prob {c.high_noise_prob:g} must be >= 0 and "
@@ -223,9 +226,24 @@ class DiTTask:
         tb = t[:, None, :, None, None]
         x_t = (1 - tb) * x0 + tb * noise  # a given frame (t = 0) is exactly x0
         pred = model(x_t, t, context, context_mask, given)
-        loss = flow_loss(pred, x0, noise, given)
+        weight = None
+        if self.config.object_loss_weight and batch.foreground is not None:
+            weight = 1.0 + self.config.object_loss_weight * self.latent_grid(batch.foreground, (f, h, w))
+        loss = flow_loss(pred, x0, noise, given, weight.to(x0.device) if weight is not None else None)
         parts = {"given_frac": float(given.float().mean()), "t_mean": float(times.mean())}
         return loss, parts, b * tokens
+
+    def latent_grid(self, pixels: Tensor, shape: tuple[int, int, int]) -> Tensor:
+        """(B, F, H, W) pixel map -> (B, f, h, w) on the latent grid: a latent is marked if any pixel of the
+        frames and area it encodes is (the causal VAE: latent 0 is frame 0, latent j frames 4j-3..4j)."""
+        f, h, w = shape
+        b, frames = pixels.shape[:2]
+        tf = (frames - 1) // max(f - 1, 1)
+        grouped = pixels[:, :1]
+        if f > 1:
+            rest = pixels[:, 1:].reshape(b, f - 1, tf, *pixels.shape[2:]).amax(2)
+            grouped = torch.cat([grouped, rest], 1)
+        return torch.nn.functional.adaptive_max_pool2d(grouped, (h, w))
 
     def noise(self, step: int, index: int, shape: torch.Size) -> Tensor:
         seed = int(rng_for(self.config.seed, step, 10, index).integers(2**62))
@@ -263,12 +281,17 @@ class DiTTask:
         card.write_card(out, c.name, {"dit": card.training_section("Transformer training", info, c, extra)})
 
 
-def flow_loss(pred: Tensor, x0: Tensor, noise: Tensor, given: Tensor) -> Tensor:
+def flow_loss(pred: Tensor, x0: Tensor, noise: Tensor, given: Tensor, weight: Tensor | None = None) -> Tensor:
     """Mean squared error to v = noise - x0 over the frames to generate, averaged per clip then over clips.
 
     Per-clip averaging makes the loss of a global batch independent of how it is split across processes.
+    `weight` (B, F, H, W), if given, makes each frame's mean over positions a weighted one.
     """
-    err = (pred.float() - (noise - x0)).pow(2).mean(dim=(1, 3, 4))  # (B, F)
+    err = (pred.float() - (noise - x0)).pow(2).mean(dim=1)  # (B, F, H, W)
+    if weight is None:
+        err = err.mean(dim=(2, 3))  # (B, F)
+    else:
+        err = (err * weight).sum(dim=(2, 3)) / weight.sum(dim=(2, 3))
     keep = (~given).float()
     return ((err * keep).sum(1) / keep.sum(1).clamp_min(1)).mean()
 
