@@ -10,7 +10,8 @@ and caption is scored on the same noise.
 
     python bench/high_noise_loss.py [--model DIR ...] [--clips 32]
 
-Last line per model: `model=... loss_t1_caption=... loss_t1_empty=... loss_t1_other=...`.
+Last line per model: `model=... loss_t1_caption=... loss_t1_empty=... loss_t1_other=... loss_t1_objects=...`
+(`objects`: with the clip's caption, inside its objects' boxes only).
 """
 
 from __future__ import annotations
@@ -30,14 +31,20 @@ def clips(n: int, width: int, height: int, seed: int = 910_000) -> list:
 
 
 @torch.no_grad()
-def losses(pipe, world: list, captions: list[str]) -> list[float]:
+def losses(pipe, world: list, captions: list[str]) -> tuple[list[float], list[float]]:
     """Mean flow loss at each of TIMES over `world`'s clips, each conditioned on the caption of the same
-    index; the noise of clip i is the same for every caption list."""
-    totals = [0.0] * len(TIMES)
+    index, over the whole latents and over the latents inside the objects' boxes (what the prompt's
+    kinds, colours and counts are about); the noise of clip i is the same for every caption list."""
+    from haneul.train.data import object_boxes
+    from haneul.train.dit_task import latent_grid
+
+    totals, inside = [0.0] * len(TIMES), [0.0] * len(TIMES)
     for i, (clip, caption) in enumerate(zip(world, captions, strict=True)):
         video = torch.from_numpy(clip.frames).float().permute(3, 0, 1, 2)[None] / 127.5 - 1.0
         with pipe._autocast():
             x0 = pipe.vae.encode(video).float()
+        boxes = torch.from_numpy(object_boxes(clip.truth, clip.frames.shape[:3]))[None]
+        region = latent_grid(boxes, x0.shape[2:])  # (1, f, h, w)
         context, mask = pipe.text_encoder.encode([caption])
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(i))
         given = torch.zeros(1, x0.shape[2], dtype=torch.bool)
@@ -45,8 +52,10 @@ def losses(pipe, world: list, captions: list[str]) -> list[float]:
             x_t = (1 - t) * x0 + t * noise
             with pipe._autocast():
                 v = pipe.dit(x_t, torch.full((1, x0.shape[2]), t), context, mask, given).float()
-            totals[k] += float((v - (noise - x0)).square().mean())
-    return [total / len(world) for total in totals]
+            err = (v - (noise - x0)).square().mean(dim=1)  # (1, f, h, w)
+            totals[k] += float(err.mean())
+            inside[k] += float((err * region).sum() / region.sum().clamp_min(1))
+    return [x / len(world) for x in totals], [x / len(world) for x in inside]
 
 
 def main() -> None:
@@ -66,17 +75,19 @@ def main() -> None:
         width, height = pipe.spec.sizes[0]
         world = clips(args.clips, width, height)
         captions = [c.caption for c in world]
+        caption, objects = losses(pipe, world, captions)
         rows = {
-            "caption": losses(pipe, world, captions),
-            "other": losses(pipe, world, captions[1:] + captions[:1]),  # another clip's caption
-            "empty": losses(pipe, world, [""] * len(world)),
+            "caption": caption,
+            "objects": objects,  # own caption, inside the objects' boxes only
+            "other": losses(pipe, world, captions[1:] + captions[:1])[0],  # another clip's caption
+            "empty": losses(pipe, world, [""] * len(world))[0],
         }
         print(f"{model}: flow loss at t = {', '.join(map(str, TIMES))} ({len(world)} clips)")
         for name, values in rows.items():
             print(f"  {name:<8} " + " ".join(f"{v:.3f}" for v in values))
         print(
             f"model={model} loss_t1_caption={rows['caption'][-1]:.3f} loss_t1_empty={rows['empty'][-1]:.3f} "
-            f"loss_t1_other={rows['other'][-1]:.3f}"
+            f"loss_t1_other={rows['other'][-1]:.3f} loss_t1_objects={rows['objects'][-1]:.3f}"
         )
 
 

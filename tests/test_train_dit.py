@@ -16,7 +16,7 @@ from haneul.flow import flow_matching_loss
 from haneul.models.vae import VAEConfig, VideoVAE
 from haneul.train.config import DiTTrainConfig, load_config
 from haneul.train.data import make_data
-from haneul.train.dit_task import MASK_MODES, DiTTask, flow_loss, given_mask
+from haneul.train.dit_task import MASK_MODES, DiTTask, flow_loss, given_mask, latent_grid
 from haneul.train.loop import Dist
 from haneul.train.runs import train_dit
 from haneul.weights import save_module
@@ -102,12 +102,11 @@ def test_object_weight_makes_each_frame_a_weighted_mean():
 
 
 def test_object_boxes_go_to_the_latent_grid_of_a_causal_vae(setup):
-    task = DiTTask(load_config(DiTTrainConfig, setup, ["object_loss_weight=3"]), Dist())
     pixels = torch.zeros(1, 9, 16, 16)
     pixels[0, 2, 5, 9] = 1.0  # frame 2 is in latent frame 1 (frames 1-4); pixel (5, 9) in latent cell (1, 2)
-    grid = task.latent_grid(pixels, (3, 4, 4))
+    grid = latent_grid(pixels, (3, 4, 4))
     assert grid.shape == (1, 3, 4, 4) and grid.sum() == 1 and grid[0, 1, 1, 2] == 1
-    assert task.latent_grid(torch.ones(2, 1, 16, 16), (1, 4, 4)).shape == (2, 1, 4, 4)  # an image
+    assert latent_grid(torch.ones(2, 1, 16, 16), (1, 4, 4)).shape == (2, 1, 4, 4)  # an image
     with pytest.raises(InputError, match="object_loss_weight"):
         DiTTask(load_config(DiTTrainConfig, setup, ["object_loss_weight=-1"]), Dist())
 

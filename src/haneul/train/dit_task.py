@@ -228,22 +228,10 @@ class DiTTask:
         pred = model(x_t, t, context, context_mask, given)
         weight = None
         if self.config.object_loss_weight and batch.foreground is not None:
-            weight = 1.0 + self.config.object_loss_weight * self.latent_grid(batch.foreground, (f, h, w))
+            weight = 1.0 + self.config.object_loss_weight * latent_grid(batch.foreground, (f, h, w))
         loss = flow_loss(pred, x0, noise, given, weight.to(x0.device) if weight is not None else None)
         parts = {"given_frac": float(given.float().mean()), "t_mean": float(times.mean())}
         return loss, parts, b * tokens
-
-    def latent_grid(self, pixels: Tensor, shape: tuple[int, int, int]) -> Tensor:
-        """(B, F, H, W) pixel map -> (B, f, h, w) on the latent grid: a latent is marked if any pixel of the
-        frames and area it encodes is (the causal VAE: latent 0 is frame 0, latent j frames 4j-3..4j)."""
-        f, h, w = shape
-        b, frames = pixels.shape[:2]
-        tf = (frames - 1) // max(f - 1, 1)
-        grouped = pixels[:, :1]
-        if f > 1:
-            rest = pixels[:, 1:].reshape(b, f - 1, tf, *pixels.shape[2:]).amax(2)
-            grouped = torch.cat([grouped, rest], 1)
-        return torch.nn.functional.adaptive_max_pool2d(grouped, (h, w))
 
     def noise(self, step: int, index: int, shape: torch.Size) -> Tensor:
         seed = int(rng_for(self.config.seed, step, 10, index).integers(2**62))
@@ -279,6 +267,19 @@ class DiTTask:
             f"conditioning masks {c.masks}",
         ]
         card.write_card(out, c.name, {"dit": card.training_section("Transformer training", info, c, extra)})
+
+
+def latent_grid(pixels: Tensor, shape: tuple[int, int, int]) -> Tensor:
+    """(B, F, H, W) pixel map -> (B, f, h, w) on the latent grid: a latent is marked if any pixel of the
+    frames and area it encodes is (the causal VAE: latent 0 is frame 0, latent j frames 4j-3..4j)."""
+    f, h, w = shape
+    b, frames = pixels.shape[:2]
+    grouped = pixels[:, :1]
+    if f > 1:
+        tf = (frames - 1) // (f - 1)
+        rest = pixels[:, 1:].reshape(b, f - 1, tf, *pixels.shape[2:]).amax(2)
+        grouped = torch.cat([grouped, rest], 1)
+    return torch.nn.functional.adaptive_max_pool2d(grouped, (h, w))
 
 
 def flow_loss(pred: Tensor, x0: Tensor, noise: Tensor, given: Tensor, weight: Tensor | None = None) -> Tensor:
