@@ -119,7 +119,6 @@ def test_a_world_training_step_weighs_the_objects(setup):
     batch = make_data(plain.config).batch(0)
     assert batch.foreground is not None and batch.foreground.shape == (2, 9, 32, 32)
     assert 0 < float(batch.foreground.mean()) < 0.8  # objects' boxes, not the whole frame
-    torch.manual_seed(0)
     a = plain.loss(plain.model, batch, 0)[0]
     b = plain.loss(plain.model, batch, 0)[0]
     c = weighted.loss(plain.model, batch, 0)[0]

@@ -76,7 +76,7 @@ def sample_time(rng: np.random.Generator, shift: float) -> float:
     return shift * t / (1.0 + (shift - 1.0) * t)
 
 
-def check_noise_shares(config: DiTTrainConfig) -> None:
+def check_loss_settings(config: DiTTrainConfig) -> None:
     """Clear errors for time shares that would draw t outside [0, 1] or more than all the clips, and for
     a negative object weight."""
     c = config
@@ -111,7 +111,7 @@ def use_checkpointing(model: DiT) -> None:
 
 class DiTTask:
     def __init__(self, config: DiTTrainConfig, d: Dist):
-        check_noise_shares(config)
+        check_loss_settings(config)
         self.config = config
         self.d = d
         self.vae_dir = resolve_vae_dir(config.vae)
