@@ -157,7 +157,7 @@ class WorldData:
             key = ("world", seed, bucket.width, bucket.height, bucket.frames)
             frames, caption, short, foreground = self.clip(key, seed, bucket)
             videos.append(frames_to_tensor(frames))
-            boxes.append(torch.from_numpy(foreground))
+            boxes.append(torch.from_numpy(foreground).float())
             captions.append(caption)
             shorts.append(short)
             keys.append(key)
@@ -166,8 +166,9 @@ class WorldData:
 
 
 def object_boxes(truth: dict, shape: tuple[int, int, int]) -> np.ndarray:
-    """(F, H, W) float32 map of a world clip's ground truth: 1 inside each object's box in each frame."""
-    out = np.zeros(shape, np.float32)
+    """(F, H, W) bool map of a world clip's ground truth: True inside each object's box in each frame
+    (bool, not float: a pool cached with `cache_frames` keeps one per clip beside its uint8 frames)."""
+    out = np.zeros(shape, bool)
     height, width = shape[1:]
     for k, frame in enumerate(truth["frames"]):
         for o in frame["objects"]:
@@ -175,7 +176,7 @@ def object_boxes(truth: dict, shape: tuple[int, int, int]) -> np.ndarray:
             # one pixel of margin each side: anti-aliased edges reach past the polygon (as in render.py)
             x0, y0 = max(int(np.floor(x0)) - 1, 0), max(int(np.floor(y0)) - 1, 0)
             x1, y1 = min(int(np.ceil(x1)) + 2, width), min(int(np.ceil(y1)) + 2, height)
-            out[k, y0:y1, x0:x1] = 1.0  # empty when the box lies outside the frame
+            out[k, y0:y1, x0:x1] = True  # empty when the box lies outside the frame
     return out
 
 
