@@ -111,6 +111,13 @@ def test_object_boxes_go_to_the_latent_grid_of_a_causal_vae(setup):
         DiTTask(load_config(DiTTrainConfig, setup, ["object_loss_weight=-1"]), Dist())
 
 
+def test_the_object_weight_on_folder_data_says_it_does_nothing(setup, capsys):
+    DiTTask(load_config(DiTTrainConfig, setup, ["object_loss_weight=2"]), Dist())
+    assert "no effect on folder data" in capsys.readouterr().out
+    DiTTask(load_config(DiTTrainConfig, setup, []), Dist())
+    assert "no effect" not in capsys.readouterr().out
+
+
 def test_a_world_training_step_weighs_the_objects(setup):
     """World batches carry their objects' boxes; with a weight the step's loss changes, without it not."""
     world = ["data=world", "sizes=[[32, 32]]", "frame_counts=[9]", "frame_weights=[1]", "batch_size=2"]

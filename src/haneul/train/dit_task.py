@@ -112,6 +112,11 @@ def use_checkpointing(model: DiT) -> None:
 class DiTTask:
     def __init__(self, config: DiTTrainConfig, d: Dist):
         check_loss_settings(config)
+        if config.object_loss_weight and config.data != "world":
+            print(
+                f"warning: object_loss_weight {config.object_loss_weight:g} has no effect on folder data "
+                "(only world clips carry object boxes): the loss is a plain mean"
+            )
         self.config = config
         self.d = d
         self.vae_dir = resolve_vae_dir(config.vae)
