@@ -43,7 +43,7 @@ def losses(pipe, world: list, captions: list[str]) -> tuple[list[float], list[fl
         video = torch.from_numpy(clip.frames).float().permute(3, 0, 1, 2)[None] / 127.5 - 1.0
         with pipe._autocast():
             x0 = pipe.vae.encode(video).float()
-        boxes = torch.from_numpy(object_boxes(clip.truth, clip.frames.shape[:3])).float()[None]
+        boxes = torch.from_numpy(object_boxes(clip.truth, clip.frames.shape[:3]))[None]
         region = latent_grid(boxes, x0.shape[2:])  # (1, f, h, w)
         context, mask = pipe.text_encoder.encode([caption])
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(i))

@@ -275,9 +275,11 @@ class DiTTask:
 
 
 def latent_grid(pixels: Tensor, shape: tuple[int, int, int]) -> Tensor:
-    """(B, F, H, W) pixel map -> (B, f, h, w) on the latent grid: a latent is marked if any pixel of the
-    frames and area it encodes is (the causal VAE: latent 0 is frame 0, latent j frames 4j-3..4j)."""
+    """(B, F, H, W) pixel map (bool or float) -> (B, f, h, w) float on the latent grid: a latent is marked
+    if any pixel of the frames and area it encodes is (the causal VAE: latent 0 is frame 0, latent j
+    frames 4j-3..4j)."""
     f, h, w = shape
+    pixels = pixels.float()  # max pooling needs floats; world box maps are bool
     b, frames = pixels.shape[:2]
     grouped = pixels[:, :1]
     if f > 1:
