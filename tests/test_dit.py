@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from haneul.errors import InputError
-from haneul.models.dit import PRESETS, DiT, DiTConfig, dit_config, grow_depth
+from haneul.models.dit import PRESETS, DiT, DiTConfig, add_refiner, dit_config, grow_depth
 from haneul.models.rope import apply_rope, axis_pairs, rope_tables
 
 
@@ -117,8 +117,25 @@ def test_grown_model_computes_the_same_and_its_new_blocks_learn(depth):
         grow_depth(model, 2)
 
 
-def test_packed_equals_each_video_alone():
-    config = dit_config("tiny")
+def test_added_refiner_computes_the_same_then_learns():
+    model = randomised(dit_config("tiny"))
+    refined = add_refiner(model, 8)
+    assert refined.config.refiner_channels == 8
+    args = inputs(model.config, (3, 4, 4))
+    with torch.no_grad():
+        torch.testing.assert_close(refined(*args), model(*args))
+    (refined(*args) - 1).square().mean().backward()
+    assert refined.refiner.conv_out.weight.grad.abs().sum() > 0
+    with torch.no_grad():  # once its last layer moves, it changes the output, frame by frame
+        refined.refiner.conv_out.weight.normal_(std=0.1)
+        assert not torch.allclose(refined(*args), model(*args))
+    with pytest.raises(InputError, match="already has a refiner"):
+        add_refiner(refined, 8)
+
+
+@pytest.mark.parametrize("refiner_channels", [0, 8])
+def test_packed_equals_each_video_alone(refiner_channels):
+    config = dataclasses.replace(dit_config("tiny"), refiner_channels=refiner_channels)
     model = randomised(config, seed=1)
     grids = [(3, 4, 6), (1, 8, 8), (2, 6, 2)]
     text_len = 6

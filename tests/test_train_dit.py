@@ -213,5 +213,26 @@ def test_a_training_run_writes_a_model_the_pipeline_loads(setup, tmp_path):
     # ... or from a deeper copy of them (grow_depth), which the exported config then describes.
     grown = DiTTask(load_config(DiTTrainConfig, setup, [f"init={out}", "grow_depth=3"]), Dist())
     assert len(grown.model.blocks) == grown.dit_config.depth == 3
-    with pytest.raises(InputError, match="grow_depth needs init"):
+    with pytest.raises(InputError, match="grow_depth and add_refiner need init"):
         DiTTask(load_config(DiTTrainConfig, setup, ["grow_depth=3"]), Dist())
+    # ... or with a refiner added (add_refiner): its config says so, the old weights are kept.
+    refined = DiTTask(load_config(DiTTrainConfig, setup, [f"init={out}", "add_refiner=8"]), Dist())
+    assert refined.dit_config.refiner_channels == 8 and refined.model.refiner is not None
+    assert all(torch.equal(refined.model.state_dict()[k], v) for k, v in exported.items())
+    with pytest.raises(InputError, match="needs a model with a refiner"):
+        DiTTask(load_config(DiTTrainConfig, setup, [f"init={out}", "train_refiner_only=true"]), Dist())
+
+
+def test_training_the_refiner_alone_keeps_the_transformer(setup, tmp_path):
+    first = tmp_path / "first"
+    train_dit(setup, [f"out={first}", "sample_every=0"])
+    second = tmp_path / "second"
+    train_dit(
+        setup,
+        [f"out={second}", f"init={first}", "add_refiner=8", "train_refiner_only=true", "sample_every=0"],
+    )
+    before = load_file(first / "dit" / "model.safetensors")
+    after = load_file(second / "dit" / "model.safetensors")
+    assert all(torch.equal(after[k], v) for k, v in before.items())
+    assert after["refiner.conv_out.weight"].abs().sum() > 0  # the refiner moved from its zero start
+    assert json.loads((second / "dit" / "config.json").read_text())["refiner_channels"] == 8

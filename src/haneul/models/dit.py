@@ -48,6 +48,9 @@ class DiTConfig:
     freq_dim: int = 256  # sinusoidal features of t fed to the timestep MLP
     rope_theta: float = 10000.0
     norm_eps: float = 1e-6
+    refiner_channels: int = (
+        0  # width of the convolutional refiner after the transformer (`Refiner`); 0 = none
+    )
 
 
 # name -> config. "s" is the size planned for the bundled model (8-15 M parameters, trainable in about an hour
@@ -212,6 +215,38 @@ class DiTBlock(nn.Module):
         return torch.addcmul(grouped(x), grouped(self.mlp(h)), gate2).view(b, n, d)
 
 
+class Refiner(nn.Module):
+    """Three 3x3 convolutions over each latent frame at full resolution, added to the transformer's velocity.
+
+    A token covers a whole patch (16x16 pixels with the bundled model), and the transformer's output for it
+    is one linear map of one vector: a small object's outline (a star's points) must pass through that
+    bottleneck. Seen from the noisy latents and the transformer's estimate, side by side on the latent
+    grid, an outline is a local pattern a few convolutions can sharpen (the U-Net's job in older models).
+    The time of each frame shifts the first layer's features (how much noise there is to remove). The last
+    layer starts at zero, so adding a refiner to a trained model keeps its function until training moves it.
+    """
+
+    def __init__(self, channels: int, width: int, dim: int):
+        super().__init__()
+        self.conv_in = nn.Conv2d(2 * channels, width, 3, padding=1)
+        self.time = nn.Sequential(nn.SiLU(), nn.Linear(dim, width))
+        self.conv_mid = nn.Conv2d(width, width, 3, padding=1)
+        self.conv_out = nn.Conv2d(width, channels, 3, padding=1)
+
+    def forward(self, latents: Tensor, velocity: Tensor, emb: Tensor) -> Tensor:
+        """latents, velocity (B, C, F, H, W); emb (B, F, D) time embedding per latent frame."""
+        b, c, f, h, w = latents.shape
+        x = (
+            torch.cat([latents, velocity.to(latents.dtype)], dim=1)
+            .transpose(1, 2)
+            .reshape(b * f, 2 * c, h, w)
+        )
+        x = self.conv_in(x) + self.time(emb).reshape(b * f, -1, 1, 1)
+        x = self.conv_mid(F.silu(x))
+        x = self.conv_out(F.silu(x)).reshape(b, f, c, h, w).transpose(1, 2)
+        return velocity + x.to(velocity.dtype)
+
+
 class DiT(nn.Module):
     """Predicts the flow velocity of a noisy latent video given per-frame times, text and given frames."""
 
@@ -233,6 +268,9 @@ class DiT(nn.Module):
         self.norm_out = nn.LayerNorm(dim, eps=config.norm_eps, elementwise_affine=False)
         self.adaln_out = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
         self.proj_out = nn.Linear(dim, voxels * config.in_channels)
+        self.refiner = (
+            Refiner(config.in_channels, config.refiner_channels, dim) if config.refiner_channels else None
+        )
         self.init_weights()
 
     def init_weights(self) -> None:
@@ -261,6 +299,9 @@ class DiT(nn.Module):
             nn.init.zeros_(layer.bias)
         for block in self.blocks:
             nn.init.zeros_(block.modulation)
+        if self.refiner is not None:
+            nn.init.zeros_(self.refiner.conv_out.weight)
+            nn.init.zeros_(self.refiner.conv_out.bias)
 
     def embed(self, latents: Tensor, given: Tensor) -> Tensor:
         """(B, C, F, H, W) latents + (B, F) given mask -> tokens (B, N, D)."""
@@ -324,7 +365,14 @@ class DiT(nn.Module):
         for block in self.blocks:
             x = block(x, mod, rope, context, None, cross_mask)
         x = self.head(x, emb)  # (B, N, voxels*C)
-        return unpatchify(x, grid, self.config.patch_size).to(latents.dtype)
+        velocity = unpatchify(x, grid, self.config.patch_size).to(latents.dtype)
+        return self.refine(latents, velocity, emb)
+
+    def refine(self, latents: Tensor, velocity: Tensor, emb: Tensor) -> Tensor:
+        """The refiner's correction, if the model has one; emb (B, F', D) per patch-frame."""
+        if self.refiner is None:
+            return velocity
+        return self.refiner(latents, velocity, emb.repeat_interleave(self.config.patch_size[0], dim=1))
 
     def forward_packed(
         self,
@@ -375,9 +423,11 @@ class DiT(nn.Module):
             x = block(x, mod, rope, ctx, self_mask, cross_mask[None, None])
         out = self.head(x, emb)[0]  # (N, voxels*C)
         sizes = [math.prod(g) for g in grids]
+        frame_emb = self.time_embed(timestep_features(torch.cat(frame_t), self.config.freq_dim))
+        frame_emb = frame_emb.split([g[0] for g in grids])  # (F'_i, D) per video
         return [
-            unpatchify(o[None], g, self.config.patch_size)[0].to(lat.dtype)
-            for o, g, lat in zip(out.split(sizes), grids, latents, strict=True)
+            self.refine(lat[None], unpatchify(o[None], g, self.config.patch_size).to(lat.dtype), e[None])[0]
+            for o, g, lat, e in zip(out.split(sizes), grids, latents, frame_emb, strict=True)
         ]
 
 
@@ -407,6 +457,19 @@ def grow_depth(model: DiT, depth: int) -> DiT:
     return grown
 
 
+def add_refiner(model: DiT, channels: int) -> DiT:
+    """A copy of `model` with a `Refiner` of this width; it computes the same function (the refiner's last
+    layer starts at zero), so training continues from the old model with a full-resolution path added."""
+    if model.refiner is not None:
+        raise InputError(f"the model already has a refiner ({model.config.refiner_channels} channels)")
+    if channels <= 0:
+        raise InputError(f"refiner channels must be positive, got {channels}")
+    grown = DiT(dataclasses.replace(model.config, refiner_channels=channels))
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("refiner.") for k in missing), (missing, unexpected)
+    return grown
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -417,6 +480,7 @@ __all__ = [
     "PRESETS",
     "dit_config",
     "grow_depth",
+    "add_refiner",
     "count_parameters",
     "axis_pairs",
     "Grid",

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from haneul.errors import InputError
-from haneul.models.dit import DiT, DiTConfig, dit_config, grow_depth
+from haneul.models.dit import DiT, DiTConfig, add_refiner, dit_config, grow_depth
 from haneul.models.text_encoder import TextEncoder
 from haneul.models.vae import VAEConfig, VideoVAE
 from haneul.train import card
@@ -136,9 +136,19 @@ class DiTTask:
             self.model = load_state(DiT(self.dit_config), init_dir)
             if config.grow_depth:
                 self.model = grow_depth(self.model, config.grow_depth)
-                self.dit_config = self.model.config
-        elif config.grow_depth:
-            raise InputError("grow_depth needs init (the model to grow); set model.depth for a new model")
+            if config.add_refiner:
+                self.model = add_refiner(self.model, config.add_refiner)
+            self.dit_config = self.model.config
+        elif config.grow_depth or config.add_refiner:
+            raise InputError(
+                "grow_depth and add_refiner need init (the model to change); set model.depth or "
+                "model.refiner_channels for a new model"
+            )
+        if config.train_refiner_only:
+            if self.model.refiner is None:
+                raise InputError("train_refiner_only needs a model with a refiner (add_refiner=N with init)")
+            for name, p in self.model.named_parameters():
+                p.requires_grad_(name.startswith("refiner."))
         if config.grad_checkpointing:
             use_checkpointing(self.model)
         self.latent_cache: dict[tuple, Tensor] = {}
