@@ -8,7 +8,10 @@ empty caption's; one that has only learnt to read the picture out of the signal 
 clips are fresh world clips (a seed no training run uses), 17 frames at the model's first size; each time
 and caption is scored on the same noise.
 
-    python bench/high_noise_loss.py [--model DIR ...] [--clips 32]
+    python bench/high_noise_loss.py [--model DIR ...] [--clips 32] [--times 0.1,0.2,0.5]
+
+(`--times`: other noise levels, e.g. small ones to see how well a model removes the last of the noise; the
+last line's figures are then at the last time given.)
 
 Last line per model: `model=... loss_t1_caption=... loss_t1_empty=... loss_t1_other=... loss_t1_objects=...`
 (`objects`: with the clip's caption, inside its objects' boxes only).
@@ -31,14 +34,14 @@ def clips(n: int, width: int, height: int, seed: int = 910_000) -> list:
 
 
 @torch.no_grad()
-def losses(pipe, world: list, captions: list[str]) -> tuple[list[float], list[float]]:
-    """Mean flow loss at each of TIMES over `world`'s clips, each conditioned on the caption of the same
+def losses(pipe, world: list, captions: list[str], times=TIMES) -> tuple[list[float], list[float]]:
+    """Mean flow loss at each of `times` over `world`'s clips, each conditioned on the caption of the same
     index, over the whole latents and over the latents inside the objects' boxes (what the prompt's
     kinds, colours and counts are about); the noise of clip i is the same for every caption list."""
     from haneul.train.data import object_boxes
     from haneul.train.dit_task import latent_grid
 
-    totals, inside = [0.0] * len(TIMES), [0.0] * len(TIMES)
+    totals, inside = [0.0] * len(times), [0.0] * len(times)
     for i, (clip, caption) in enumerate(zip(world, captions, strict=True)):
         video = torch.from_numpy(clip.frames).float().permute(3, 0, 1, 2)[None] / 127.5 - 1.0
         with pipe._autocast():
@@ -48,7 +51,7 @@ def losses(pipe, world: list, captions: list[str]) -> tuple[list[float], list[fl
         context, mask = pipe.text_encoder.encode([caption])
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(i))
         given = torch.zeros(1, x0.shape[2], dtype=torch.bool)
-        for k, t in enumerate(TIMES):
+        for k, t in enumerate(times):
             x_t = (1 - t) * x0 + t * noise
             with pipe._autocast():
                 v = pipe.dit(x_t, torch.full((1, x0.shape[2]), t), context, mask, given).float()
@@ -65,8 +68,10 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=2, help="torch threads (1 on a CPU shared with other work)"
     )
+    parser.add_argument("--times", default=",".join(map(str, TIMES)), help="comma-separated times in [0, 1]")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    times = tuple(float(t) for t in args.times.split(","))
 
     from haneul.pipeline import DEFAULT_MODEL_DIR, Pipeline
 
@@ -75,14 +80,14 @@ def main() -> None:
         width, height = pipe.spec.sizes[0]
         world = clips(args.clips, width, height)
         captions = [c.caption for c in world]
-        caption, objects = losses(pipe, world, captions)
+        caption, objects = losses(pipe, world, captions, times)
         rows = {
             "caption": caption,
             "objects": objects,  # own caption, inside the objects' boxes only
-            "other": losses(pipe, world, captions[1:] + captions[:1])[0],  # another clip's caption
-            "empty": losses(pipe, world, [""] * len(world))[0],
+            "other": losses(pipe, world, captions[1:] + captions[:1], times)[0],  # another clip's caption
+            "empty": losses(pipe, world, [""] * len(world), times)[0],
         }
-        print(f"{model}: flow loss at t = {', '.join(map(str, TIMES))} ({len(world)} clips)")
+        print(f"{model}: flow loss at t = {', '.join(map(str, times))} ({len(world)} clips)")
         for name, values in rows.items():
             print(f"  {name:<8} " + " ".join(f"{v:.3f}" for v in values))
         print(
