@@ -101,8 +101,8 @@ class DiTTrainConfig(TrainConfig):
     # With `init`: add a convolutional refiner of this width after init's transformer (haneul.models.dit.
     # add_refiner; it starts as a no-op). 0 = none added. A new model sets model.refiner_channels instead.
     add_refiner: int = 0
-    # Train the refiner alone, the transformer frozen: its backward pass is skipped, so steps are several
-    # times faster, and the transformer's function is kept exactly.
+    # Train the refiner alone, the transformer frozen: its backward pass is skipped, so steps are faster,
+    # and the transformer's function is kept exactly.
     train_refiner_only: bool = False
     # Extra loss weight on latents inside objects' boxes (world data, from its ground truth): the weight is
     # 1 + object_loss_weight there and 1 elsewhere. Objects cover about a tenth of a world frame, so a plain
