@@ -13,6 +13,8 @@ DiT blocks predicts the rectified-flow velocity of every token (`flow.py`). Piec
 - Built for CPU speed under bf16 autocast (see `bench/dit_throughput.py`): fused projections, bf16 all the
   way through (no fp32 round trips), an attention path that beats SDPA on the CPU, per-frame (not
   per-token) modulation broadcast over each frame's tokens.
+- Optionally a few convolutions at the latents' full resolution after the last block (`Refiner`), so
+  detail smaller than a patch has a path other than one linear map per token.
 - Videos of different sizes can be packed into one sequence with a block-diagonal attention mask
   (`forward_packed`, as in NaViT / Patch n' Pack).
 
@@ -48,9 +50,7 @@ class DiTConfig:
     freq_dim: int = 256  # sinusoidal features of t fed to the timestep MLP
     rope_theta: float = 10000.0
     norm_eps: float = 1e-6
-    refiner_channels: int = (
-        0  # width of the convolutional refiner after the transformer (`Refiner`); 0 = none
-    )
+    refiner_channels: int = 0  # width of the convolutions after the transformer (`Refiner`); 0 = none
 
 
 # name -> config. "s" is the size planned for the bundled model (8-15 M parameters, trainable in about an hour
@@ -281,8 +281,9 @@ class DiT(nn.Module):
         - adaLN-Zero: the modulation projection, every block's modulation offset, the cross-attention output
           projection, the final modulation and the output projection are all zero. Every block then
           starts as the identity and the network outputs zero velocity, which DiT found trains fastest
-          and most stably. The first step trains only the output projection; once it is non-zero the
-          gradient reaches the gates, then the blocks (tests check every parameter learns within 3 steps).
+          and most stably. A refiner's last convolution is zero too. The first step trains only the output
+          projection; once it is non-zero the gradient reaches the gates, then the blocks (tests check
+          every parameter learns within 3 steps).
         """
         for module in self.modules():
             if isinstance(module, nn.Linear):
