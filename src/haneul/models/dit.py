@@ -411,10 +411,12 @@ class DiT(nn.Module):
         x = torch.cat(tokens)[None]  # (1, N, D)
         rope = (torch.cat(cos), torch.cat(sin))
         frame_of_token, video_of_token = torch.cat(frame_of_token), torch.cat(video_of_token)
-        emb = self.time_embed(timestep_features(torch.cat(frame_t), self.config.freq_dim))  # (frames, D)
+        frame_emb = self.time_embed(
+            timestep_features(torch.cat(frame_t), self.config.freq_dim)
+        )  # (frames, D)
         # Modulate per token: gather each token's own frame's modulation (groups of one token).
-        mod = self.adaln(emb).unflatten(-1, (6, -1))[frame_of_token][None]  # (1, N, 6, D)
-        emb = emb[frame_of_token][None]  # (1, N, D)
+        mod = self.adaln(frame_emb).unflatten(-1, (6, -1))[frame_of_token][None]  # (1, N, 6, D)
+        emb = frame_emb[frame_of_token][None]  # (1, N, D)
         num_videos, length = context_mask.shape
         ctx = self.text_embed(context).reshape(1, num_videos * length, -1)  # (1, V*L, D)
         video_of_key = torch.arange(num_videos).repeat_interleave(length)
@@ -424,11 +426,10 @@ class DiT(nn.Module):
             x = block(x, mod, rope, ctx, self_mask, cross_mask[None, None])
         out = self.head(x, emb)[0]  # (N, voxels*C)
         sizes = [math.prod(g) for g in grids]
-        frame_emb = self.time_embed(timestep_features(torch.cat(frame_t), self.config.freq_dim))
-        frame_emb = frame_emb.split([g[0] for g in grids])  # (F'_i, D) per video
+        per_video = frame_emb.split([g[0] for g in grids])  # (F'_i, D): the refiner works video by video
         return [
             self.refine(lat[None], unpatchify(o[None], g, self.config.patch_size).to(lat.dtype), e[None])[0]
-            for o, g, lat, e in zip(out.split(sizes), grids, latents, frame_emb, strict=True)
+            for o, g, lat, e in zip(out.split(sizes), grids, latents, per_video, strict=True)
         ]
 
 
