@@ -411,9 +411,8 @@ class DiT(nn.Module):
         x = torch.cat(tokens)[None]  # (1, N, D)
         rope = (torch.cat(cos), torch.cat(sin))
         frame_of_token, video_of_token = torch.cat(frame_of_token), torch.cat(video_of_token)
-        frame_emb = self.time_embed(
-            timestep_features(torch.cat(frame_t), self.config.freq_dim)
-        )  # (frames, D)
+        # (frames, D): one time embedding per patch-frame of every video
+        frame_emb = self.time_embed(timestep_features(torch.cat(frame_t), self.config.freq_dim))
         # Modulate per token: gather each token's own frame's modulation (groups of one token).
         mod = self.adaln(frame_emb).unflatten(-1, (6, -1))[frame_of_token][None]  # (1, N, 6, D)
         emb = frame_emb[frame_of_token][None]  # (1, N, D)
