@@ -6,7 +6,16 @@ import pytest
 import torch
 
 from haneul.errors import InputError
-from haneul.models.dit import PRESETS, DiT, DiTConfig, add_refiner, dit_config, grow_depth
+from haneul.models.dit import (
+    PRESETS,
+    DiT,
+    DiTConfig,
+    add_positions,
+    add_refiner,
+    dit_config,
+    frame_places,
+    grow_depth,
+)
 from haneul.models.rope import apply_rope, axis_pairs, rope_tables
 
 
@@ -133,9 +142,39 @@ def test_added_refiner_computes_the_same_then_learns():
         add_refiner(refined, 8)
 
 
-@pytest.mark.parametrize("refiner_channels", [0, 8])
-def test_packed_equals_each_video_alone(refiner_channels):
-    config = dataclasses.replace(dit_config("tiny"), refiner_channels=refiner_channels)
+def test_added_positions_compute_the_same_then_tell_places_apart():
+    model = randomised(dit_config("tiny"))
+    placed = add_positions(model, 3)
+    assert placed.config.position_bands == 3
+    # Pure noise in every token, as at t = 1: a RoPE-only model answers the same wherever a token sits, up to
+    # the grid's edges; with places learnt, the top row and the bottom row differ.
+    args = inputs(model.config, (1, 6, 6))
+    with torch.no_grad():
+        torch.testing.assert_close(placed(*args), model(*args))
+    (placed(*args) - 1).square().mean().backward()
+    assert placed.place_embed.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        placed.place_embed.weight.normal_(std=0.5)
+        assert not torch.allclose(placed(*args), model(*args))
+    with pytest.raises(InputError, match="already has place features"):
+        add_positions(placed, 3)
+
+
+def test_frame_places_are_fractions_of_the_frame():
+    small, big = frame_places((1, 2, 2), 2), frame_places((2, 6, 6), 2)
+    assert small.shape == (4, 8) and big.shape == (72, 8)
+    # (0.25, 0.25) of the frame: token 0 of a 2x2 grid, token (1, 1) of a 6x6 grid, in every frame
+    torch.testing.assert_close(small[0], big[1 * 6 + 1])
+    torch.testing.assert_close(big[:36], big[36:])
+    assert not torch.allclose(small[0], small[3])  # top left is not bottom right
+    assert not torch.allclose(small[1], small[2])  # top right is not bottom left
+
+
+@pytest.mark.parametrize("refiner_channels,position_bands", [(0, 0), (8, 0), (0, 3)])
+def test_packed_equals_each_video_alone(refiner_channels, position_bands):
+    config = dataclasses.replace(
+        dit_config("tiny"), refiner_channels=refiner_channels, position_bands=position_bands
+    )
     model = randomised(config, seed=1)
     grids = [(3, 4, 6), (1, 8, 8), (2, 6, 2)]
     text_len = 6

@@ -51,6 +51,9 @@ class DiTConfig:
     rope_theta: float = 10000.0
     norm_eps: float = 1e-6
     refiner_channels: int = 0  # width of the convolutions after the transformer (`Refiner`); 0 = none
+    # Octaves of sin/cos features of each token's place in the frame (`frame_places`), added to its embedding;
+    # 0 = none (RoPE's relative positions only).
+    position_bands: int = 0
 
 
 # name -> config. "s" is the size planned for the bundled model (8-15 M parameters, trainable in about an hour
@@ -79,6 +82,25 @@ def timestep_features(t: Tensor, dim: int, max_period: float = 10000.0) -> Tenso
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     args = t.float()[..., None] * 1000.0 * freqs
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def frame_places(grid: Grid, bands: int) -> Tensor:
+    """(N, 4 * bands) features of where each token of a (f, h, w) patch grid sits in its frame, in (f, h, w)
+    order: sin and cos of pi * 2^k times the token centre's fraction of the width and of the height.
+
+    Why: RoPE tells attention only how far apart two tokens are. From pure noise (t = 1) every token looks
+    alike, so a model with RoPE alone cannot tell the top of the frame from the bottom, and a caption's
+    "at the bottom left", or a horizon, has nowhere to go. Fractions rather than indices, so "left" is the same
+    place at every size.
+    """
+    _, h, w = grid
+    freqs = math.pi * 2.0 ** torch.arange(bands, dtype=torch.float32)
+    ys = ((torch.arange(h, dtype=torch.float32) + 0.5) / h)[:, None] * freqs  # (h, bands)
+    xs = ((torch.arange(w, dtype=torch.float32) + 0.5) / w)[:, None] * freqs  # (w, bands)
+    rows = torch.cat([ys.sin(), ys.cos()], dim=-1)[:, None].expand(h, w, 2 * bands)
+    cols = torch.cat([xs.sin(), xs.cos()], dim=-1)[None].expand(h, w, 2 * bands)
+    places = torch.cat([rows, cols], dim=-1).reshape(h * w, 4 * bands)
+    return places.repeat(grid[0], 1)
 
 
 def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
@@ -259,6 +281,7 @@ class DiT(nn.Module):
         voxels = math.prod(config.patch_size)
         # +1 input channel: the given-frame mask, so the network knows which frames are clean conditioning.
         self.patch_embed = nn.Linear((config.in_channels + 1) * voxels, dim)
+        self.place_embed = nn.Linear(4 * config.position_bands, dim) if config.position_bands else None
         self.time_embed = nn.Sequential(nn.Linear(config.freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
         self.text_embed = nn.Sequential(
             nn.Linear(config.text_dim, dim), nn.GELU(approximate="tanh"), nn.Linear(dim, dim)
@@ -279,7 +302,7 @@ class DiT(nn.Module):
         - Linear layers: Xavier-uniform weights, zero biases (as DiT and ViT), so activations keep unit scale.
         - Time and text embedding MLPs: normal(0.02), DiT's choice for embedding MLPs.
         - adaLN-Zero: the modulation projection, every block's modulation offset, the cross-attention output
-          projection, the final modulation and the output projection are all zero. Every block then
+          projection, the final modulation, the output projection and the place embedding are all zero. Every block then
           starts as the identity and the network outputs zero velocity, which DiT found trains fastest
           and most stably. A refiner's last convolution is zero too. The first step trains only the output
           projection; once it is non-zero the gradient reaches the gates, then the blocks (tests check
@@ -294,6 +317,7 @@ class DiT(nn.Module):
                 if isinstance(layer, nn.Linear):
                     nn.init.normal_(layer.weight, std=0.02)
         zeroed = [self.adaln[1], self.adaln_out[1], self.proj_out]
+        zeroed += [self.place_embed] if self.place_embed is not None else []
         zeroed += [block.cross_attn.proj for block in self.blocks]
         for layer in zeroed:
             nn.init.zeros_(layer.weight)
@@ -308,7 +332,12 @@ class DiT(nn.Module):
         """(B, C, F, H, W) latents + (B, F) given mask -> tokens (B, N, D)."""
         b, _, f, h, w = latents.shape
         mask = given.to(latents.dtype)[:, None, :, None, None].expand(b, 1, f, h, w)
-        return self.patch_embed(patchify(torch.cat([latents, mask], dim=1), self.config.patch_size))
+        x = self.patch_embed(patchify(torch.cat([latents, mask], dim=1), self.config.patch_size))
+        if self.place_embed is None:
+            return x
+        grid = grid_size((f, h, w), self.config.patch_size)
+        places = frame_places(grid, self.config.position_bands).to(device=x.device, dtype=x.dtype)
+        return x + self.place_embed(places)
 
     def frame_times(self, t: Tensor) -> Tensor:
         """Per latent-frame t (..., F) -> per patch-frame t (..., F/pt), averaged over a temporal patch."""
@@ -471,6 +500,20 @@ def add_refiner(model: DiT, channels: int) -> DiT:
     return grown
 
 
+def add_positions(model: DiT, bands: int) -> DiT:
+    """A copy of `model` that also sees where each token sits in the frame (`frame_places`, this many
+    octaves); it computes the same function (the place embedding starts at zero), so training continues from
+    the old model."""
+    if model.place_embed is not None:
+        raise InputError(f"the model already has place features ({model.config.position_bands} bands)")
+    if bands <= 0:
+        raise InputError(f"position bands must be positive, got {bands}")
+    grown = DiT(dataclasses.replace(model.config, position_bands=bands))
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("place_embed.") for k in missing), (missing, unexpected)
+    return grown
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -482,6 +525,8 @@ __all__ = [
     "dit_config",
     "grow_depth",
     "add_refiner",
+    "add_positions",
+    "frame_places",
     "count_parameters",
     "axis_pairs",
     "Grid",

@@ -101,6 +101,10 @@ class DiTTrainConfig(TrainConfig):
     # With `init`: add a convolutional refiner of this width after init's transformer (haneul.models.dit.
     # add_refiner; it starts as a no-op). 0 = none added. A new model sets model.refiner_channels instead.
     add_refiner: int = 0
+    # With `init`: let init's transformer see where each token sits in the frame (haneul.models.dit.
+    # add_positions, this many octaves; it starts as a no-op). 0 = none added. A new model sets
+    # model.position_bands instead.
+    add_positions: int = 0
     # Train the refiner alone, the transformer frozen: its backward pass is skipped, so steps are faster,
     # and the transformer's function is kept exactly.
     train_refiner_only: bool = False

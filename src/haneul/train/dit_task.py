@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from haneul.errors import InputError
-from haneul.models.dit import DiT, DiTConfig, add_refiner, dit_config, grow_depth
+from haneul.models.dit import DiT, DiTConfig, add_positions, add_refiner, dit_config, grow_depth
 from haneul.models.text_encoder import TextEncoder
 from haneul.models.vae import VAEConfig, VideoVAE
 from haneul.train import card
@@ -138,11 +138,13 @@ class DiTTask:
                 self.model = grow_depth(self.model, config.grow_depth)
             if config.add_refiner:
                 self.model = add_refiner(self.model, config.add_refiner)
+            if config.add_positions:
+                self.model = add_positions(self.model, config.add_positions)
             self.dit_config = self.model.config
-        elif config.grow_depth or config.add_refiner:
+        elif config.grow_depth or config.add_refiner or config.add_positions:
             raise InputError(
-                "grow_depth and add_refiner need init (the model to change); set model.depth or "
-                "model.refiner_channels for a new model"
+                "grow_depth, add_refiner and add_positions need init (the model to change); set model.depth, "
+                "model.refiner_channels or model.position_bands for a new model"
             )
         if config.train_refiner_only:
             if self.model.refiner is None:
