@@ -14,12 +14,16 @@ and caption is scored on the same noise.
 last line's figures are then at the last time given.)
 
 Last line per model: `model=... loss_t1_caption=... loss_t1_empty=... loss_t1_other=... loss_t1_objects=...`
-(`objects`: with the clip's caption, inside its objects' boxes only).
+(`objects`: with the clip's caption, inside its objects' boxes only). Rows `kind swap` and `colour swap` are
+inside the boxes too, with every kind (or colour) word of the caption changed to another's: a model that
+draws what the words say does worse with them there, most at middle times where the picture shows where an
+object is but not its outline (session 20: the bundled model did not, its kinds came from nowhere).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 
 import torch
 
@@ -61,6 +65,19 @@ def losses(pipe, world: list, captions: list[str], times=TIMES) -> tuple[list[fl
     return [x / len(world) for x in totals], [x / len(world) for x in inside]
 
 
+def swapped(caption: str, table: dict) -> str:
+    """`caption` with each English word of one vocabulary item (a kind, a colour) replaced by the word in the
+    same place of the next item's list: "a red ball" -> "a red box" (kinds), "an orange ball" (colours)."""
+    items = list(table.values())
+    to = {}
+    for i, words in enumerate(items):
+        other = items[(i + 1) % len(items)].en
+        for j, word in enumerate(words.en):
+            to[word] = other[min(j, len(other) - 1)]
+    pattern = r"\b(" + "|".join(sorted(map(re.escape, to), key=len, reverse=True)) + r")\b"
+    return re.sub(pattern, lambda m: to[m.group(1)], caption)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="model directory (default: the bundled model)")
@@ -81,15 +98,19 @@ def main() -> None:
         world = clips(args.clips, width, height)
         captions = [c.caption for c in world]
         caption, objects = losses(pipe, world, captions, times)
+        from haneul.world.vocab import COLOUR_WORDS, KINDS
+
         rows = {
             "caption": caption,
             "objects": objects,  # own caption, inside the objects' boxes only
+            "kind swap": losses(pipe, world, [swapped(c, KINDS) for c in captions], times)[1],
+            "colour swap": losses(pipe, world, [swapped(c, COLOUR_WORDS) for c in captions], times)[1],
             "other": losses(pipe, world, captions[1:] + captions[:1], times)[0],  # another clip's caption
             "empty": losses(pipe, world, [""] * len(world), times)[0],
         }
         print(f"{model}: flow loss at t = {', '.join(map(str, times))} ({len(world)} clips)")
         for name, values in rows.items():
-            print(f"  {name:<8} " + " ".join(f"{v:.3f}" for v in values))
+            print(f"  {name:<11} " + " ".join(f"{v:.3f}" for v in values))
         print(
             f"model={model} loss_t1_caption={rows['caption'][-1]:.3f} loss_t1_empty={rows['empty'][-1]:.3f} "
             f"loss_t1_other={rows['other'][-1]:.3f} loss_t1_objects={rows['objects'][-1]:.3f}"
