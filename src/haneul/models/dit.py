@@ -3,7 +3,9 @@
 A latent video is cut into spacetime patches (`patchify.py`), each patch becomes a token, and a stack of
 DiT blocks predicts the rectified-flow velocity of every token (`flow.py`). Pieces, and where they come from:
 
-- 3D rotary positions (`rope.py`, as in Wan 2.1): any grid of patches is a valid input.
+- 3D rotary positions (`rope.py`, as in Wan 2.1): any grid of patches is a valid input. Optionally also
+  where each token sits in its frame, as a fraction of the width and height (`frame_places`): RoPE alone
+  leaves a model that starts from pure noise no way to tell top from bottom.
 - adaLN-Zero timestep conditioning (DiT), with one shared modulation projection plus a learned per-block
   offset (PixArt-alpha's adaLN-single, also Wan's). The timestep is per latent frame, not per video:
   frames given clean as conditioning carry t = 0 while the rest are noisy, so image-to-video, extension
