@@ -304,9 +304,9 @@ class DiT(nn.Module):
         - Linear layers: Xavier-uniform weights, zero biases (as DiT and ViT), so activations keep unit scale.
         - Time and text embedding MLPs: normal(0.02), DiT's choice for embedding MLPs.
         - adaLN-Zero: the modulation projection, every block's modulation offset, the cross-attention output
-          projection, the final modulation, the output projection and the place embedding are all zero. Every block then
-          starts as the identity and the network outputs zero velocity, which DiT found trains fastest
-          and most stably. A refiner's last convolution is zero too. The first step trains only the output
+          projection, the final modulation, the output projection and the place embedding are all zero.
+          Every block then starts as the identity and the network outputs zero velocity, which DiT found
+          trains fastest and most stably. A refiner's last convolution is zero too. The first step trains only the output
           projection; once it is non-zero the gradient reaches the gates, then the blocks (tests check
           every parameter learns within 3 steps).
         """
