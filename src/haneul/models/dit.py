@@ -496,10 +496,7 @@ def add_refiner(model: DiT, channels: int) -> DiT:
         raise InputError(f"the model already has a refiner ({model.config.refiner_channels} channels)")
     if channels <= 0:
         raise InputError(f"refiner channels must be positive, got {channels}")
-    grown = DiT(dataclasses.replace(model.config, refiner_channels=channels))
-    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith("refiner.") for k in missing), (missing, unexpected)
-    return grown
+    return _with_new_part(model, "refiner.", refiner_channels=channels)
 
 
 def add_positions(model: DiT, bands: int) -> DiT:
@@ -510,9 +507,15 @@ def add_positions(model: DiT, bands: int) -> DiT:
         raise InputError(f"the model already has place features ({model.config.position_bands} bands)")
     if bands <= 0:
         raise InputError(f"position bands must be positive, got {bands}")
-    grown = DiT(dataclasses.replace(model.config, position_bands=bands))
+    return _with_new_part(model, "place_embed.", position_bands=bands)
+
+
+def _with_new_part(model: DiT, prefix: str, **changes) -> DiT:
+    """A DiT with `model`'s config changed by `changes` and all of its weights; only the new part's (named
+    `prefix`...) keep their fresh initialisation."""
+    grown = DiT(dataclasses.replace(model.config, **changes))
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith("place_embed.") for k in missing), (missing, unexpected)
+    assert not unexpected and all(k.startswith(prefix) for k in missing), (missing, unexpected)
     return grown
 
 
