@@ -10,11 +10,13 @@ from haneul.models.dit import (
     PRESETS,
     DiT,
     DiTConfig,
+    add_pooled_text,
     add_positions,
     add_refiner,
     dit_config,
     frame_places,
     grow_depth,
+    pooled_text,
 )
 from haneul.models.rope import apply_rope, axis_pairs, rope_tables
 
@@ -160,6 +162,36 @@ def test_added_positions_compute_the_same_then_tell_places_apart():
         add_positions(placed, 3)
 
 
+def test_added_pooled_text_computes_the_same_then_reads_the_whole_caption():
+    model = randomised(dit_config("tiny"))
+    pooled = add_pooled_text(model)
+    assert pooled.config.pooled_text
+    latents, t, context, mask, given = inputs(model.config, (2, 4, 4), text_len=6)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            pooled(latents, t, context, mask, given), model(latents, t, context, mask, given)
+        )
+    (pooled(latents, t, context, mask, given) - 1).square().mean().backward()
+    assert pooled.pooled_embed[2].weight.grad.abs().sum() > 0
+    with torch.no_grad():  # once learnt, the caption moves every token's modulation
+        pooled.pooled_embed[2].weight.normal_(std=0.5)
+        assert not torch.allclose(
+            pooled(latents, t, context, mask, given), model(latents, t, context, mask, given)
+        )
+    with pytest.raises(InputError, match="already has a pooled text"):
+        add_pooled_text(pooled)
+
+
+def test_pooled_text_is_the_normalised_mean_of_real_tokens():
+    context = torch.randn(2, 5, 8)
+    mask = torch.tensor([[True, True, False, False, False], [True] * 5])
+    pooled = pooled_text(context, mask)
+    expected = torch.nn.functional.normalize(context[0, :2].mean(0), dim=0) * 8**0.5
+    torch.testing.assert_close(pooled[0], expected)
+    torch.testing.assert_close(pooled.norm(dim=-1), torch.full((2,), 8**0.5))
+    assert pooled_text(torch.zeros(3, 0, 8), torch.zeros(3, 0, dtype=torch.bool)).abs().sum() == 0
+
+
 def test_frame_places_are_fractions_of_the_frame():
     small, big = frame_places((1, 2, 2), 2), frame_places((2, 6, 6), 2)
     assert small.shape == (4, 8) and big.shape == (72, 8)
@@ -170,10 +202,15 @@ def test_frame_places_are_fractions_of_the_frame():
     assert not torch.allclose(small[1], small[2])  # top right is not bottom left
 
 
-@pytest.mark.parametrize("refiner_channels,position_bands", [(0, 0), (8, 0), (0, 3)])
-def test_packed_equals_each_video_alone(refiner_channels, position_bands):
+@pytest.mark.parametrize(
+    "refiner_channels,position_bands,pooled", [(0, 0, False), (8, 0, False), (0, 3, False), (0, 0, True)]
+)
+def test_packed_equals_each_video_alone(refiner_channels, position_bands, pooled):
     config = dataclasses.replace(
-        dit_config("tiny"), refiner_channels=refiner_channels, position_bands=position_bands
+        dit_config("tiny"),
+        refiner_channels=refiner_channels,
+        position_bands=position_bands,
+        pooled_text=pooled,
     )
     model = randomised(config, seed=1)
     grids = [(3, 4, 6), (1, 8, 8), (2, 6, 2)]

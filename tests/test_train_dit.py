@@ -213,7 +213,9 @@ def test_a_training_run_writes_a_model_the_pipeline_loads(setup, tmp_path):
     # ... or from a deeper copy of them (grow_depth), which the exported config then describes.
     grown = DiTTask(load_config(DiTTrainConfig, setup, [f"init={out}", "grow_depth=3"]), Dist())
     assert len(grown.model.blocks) == grown.dit_config.depth == 3
-    with pytest.raises(InputError, match="grow_depth, add_refiner and add_positions need init"):
+    with pytest.raises(
+        InputError, match="grow_depth, add_refiner, add_positions and add_pooled_text need init"
+    ):
         DiTTask(load_config(DiTTrainConfig, setup, ["grow_depth=3"]), Dist())
     # ... or with a refiner added (add_refiner): its config says so, the old weights are kept.
     refined = DiTTask(load_config(DiTTrainConfig, setup, [f"init={out}", "add_refiner=8"]), Dist())
@@ -225,6 +227,10 @@ def test_a_training_run_writes_a_model_the_pipeline_loads(setup, tmp_path):
     placed = DiTTask(load_config(DiTTrainConfig, setup, [f"init={out}", "add_positions=4"]), Dist())
     assert placed.dit_config.position_bands == 4 and placed.model.place_embed is not None
     assert all(torch.equal(placed.model.state_dict()[k], v) for k, v in exported.items())
+    # ... or reading the pooled caption in its adaLN (add_pooled_text), the old weights kept.
+    read = DiTTask(load_config(DiTTrainConfig, setup, [f"init={out}", "add_pooled_text=true"]), Dist())
+    assert read.dit_config.pooled_text and read.model.pooled_embed is not None
+    assert all(torch.equal(read.model.state_dict()[k], v) for k, v in exported.items())
 
 
 def test_training_the_refiner_alone_keeps_the_transformer(setup, tmp_path):

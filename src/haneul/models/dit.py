@@ -11,7 +11,8 @@ DiT blocks predicts the rectified-flow velocity of every token (`flow.py`). Piec
   frames given clean as conditioning carry t = 0 while the rest are noisy, so image-to-video, extension
   and interpolation run through the same weights. A mask channel marks those given frames too.
 - Cross-attention to text tokens with a padding mask; normalised queries and keys (qk-norm, LayerNorm
-  without bias) keep attention logits bounded in bf16. SwiGLU MLP.
+  without bias) keep attention logits bounded in bf16. SwiGLU MLP. Optionally also the caption's pooled
+  sentence embedding added to the time embedding (`pooled_text`), so adaLN carries the whole caption.
 - Built for CPU speed under bf16 autocast (see `bench/dit_throughput.py`): fused projections, bf16 all the
   way through (no fp32 round trips), an attention path that beats SDPA on the CPU, per-frame (not
   per-token) modulation broadcast over each frame's tokens.
@@ -56,6 +57,9 @@ class DiTConfig:
     # Octaves of sin/cos features of each token's place in the frame (`frame_places`), added to its embedding;
     # 0 = none (RoPE's relative positions only).
     position_bands: int = 0
+    # Add the caption's pooled sentence features (`pooled_text`) to the time embedding, so every block's adaLN
+    # modulation sees the whole caption, as DiT's class label does; False = text through cross-attention only.
+    pooled_text: bool = False
 
 
 # name -> config. "s" is the size planned for the bundled model (8-15 M parameters, trainable in about an hour
@@ -103,6 +107,20 @@ def frame_places(grid: Grid, bands: int) -> Tensor:
     cols = torch.cat([xs.sin(), xs.cos()], dim=-1)[None].expand(h, w, 2 * bands)
     places = torch.cat([rows, cols], dim=-1).reshape(h * w, 4 * bands)
     return places.repeat(grid[0], 1)
+
+
+def pooled_text(context: Tensor, context_mask: Tensor) -> Tensor:
+    """(B, L, text_dim) token features -> (B, text_dim): the mean of the real tokens, L2-normalised (the
+    sentence embedding all-MiniLM-L6-v2 was trained to give), times sqrt(text_dim) so its entries are about
+    unit size. A context of length 0 gives zeros.
+
+    Why: session 20 found the transformer's loss unchanged when a caption's kind words are swapped, although
+    the encoder's sentence embeddings tell the kinds apart; through adaLN a caption-wide signal reaches
+    every token of every block directly, the way DiT's class label does on ImageNet.
+    """
+    weights = context_mask.to(context.dtype)[..., None]
+    mean = (context * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+    return F.normalize(mean.float(), dim=-1) * math.sqrt(context.shape[-1])
 
 
 def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
@@ -288,6 +306,11 @@ class DiT(nn.Module):
         self.text_embed = nn.Sequential(
             nn.Linear(config.text_dim, dim), nn.GELU(approximate="tanh"), nn.Linear(dim, dim)
         )
+        self.pooled_embed = (
+            nn.Sequential(nn.Linear(config.text_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+            if config.pooled_text
+            else None
+        )
         self.adaln = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))  # shared by all blocks (adaLN-single)
         self.blocks = nn.ModuleList(DiTBlock(config) for _ in range(config.depth))
         self.norm_out = nn.LayerNorm(dim, eps=config.norm_eps, elementwise_affine=False)
@@ -304,7 +327,8 @@ class DiT(nn.Module):
         - Linear layers: Xavier-uniform weights, zero biases (as DiT and ViT), so activations keep unit scale.
         - Time and text embedding MLPs: normal(0.02), DiT's choice for embedding MLPs.
         - adaLN-Zero: the modulation projection, every block's modulation offset, the cross-attention output
-          projection, the final modulation, the output projection and the place embedding are all zero.
+          projection, the final modulation, the output projection, the place embedding and the pooled text
+          embedding's last layer are all zero.
           Every block then starts as the identity and the network outputs zero velocity, which DiT found
           trains fastest and most stably. A refiner's last convolution is zero too. The first step trains only the output
           projection; once it is non-zero the gradient reaches the gates, then the blocks (tests check
@@ -320,6 +344,7 @@ class DiT(nn.Module):
                     nn.init.normal_(layer.weight, std=0.02)
         zeroed = [self.adaln[1], self.adaln_out[1], self.proj_out]
         zeroed += [self.place_embed] if self.place_embed is not None else []
+        zeroed += [self.pooled_embed[2]] if self.pooled_embed is not None else []
         zeroed += [block.cross_attn.proj for block in self.blocks]
         for layer in zeroed:
             nn.init.zeros_(layer.weight)
@@ -340,6 +365,10 @@ class DiT(nn.Module):
         grid = grid_size((f, h, w), self.config.patch_size)
         places = frame_places(grid, self.config.position_bands).to(device=x.device, dtype=x.dtype)
         return x + self.place_embed(places)
+
+    def caption_embed(self, context: Tensor, context_mask: Tensor) -> Tensor:
+        """(B, D) the pooled caption's embedding, added to the time embedding (models with pooled_text)."""
+        return self.pooled_embed(pooled_text(context, context_mask).to(context.dtype))
 
     def frame_times(self, t: Tensor) -> Tensor:
         """Per latent-frame t (..., F) -> per patch-frame t (..., F/pt), averaged over a temporal patch."""
@@ -390,6 +419,8 @@ class DiT(nn.Module):
         x = self.embed(latents, given)  # (B, N, D)
         rope = rope_tables(grid, self.config.hidden_size // self.config.num_heads, self.config.rope_theta)
         emb = self.time_embed(timestep_features(self.frame_times(t), self.config.freq_dim))  # (B, F', D)
+        if self.pooled_embed is not None:
+            emb = emb + self.caption_embed(context, context_mask)[:, None]
         mod = self.adaln(emb).unflatten(-1, (6, -1))  # (B, F', 6, D): one modulation per patch-frame
         context = self.text_embed(context)  # (B, L, D)
         # SDPA takes a boolean mask, True = attend; skip it when nothing is padded (a faster kernel path).
@@ -444,6 +475,9 @@ class DiT(nn.Module):
         frame_of_token, video_of_token = torch.cat(frame_of_token), torch.cat(video_of_token)
         # (frames, D): one time embedding per patch-frame of every video
         frame_emb = self.time_embed(timestep_features(torch.cat(frame_t), self.config.freq_dim))
+        if self.pooled_embed is not None:
+            video_of_frame = torch.arange(len(grids)).repeat_interleave(torch.tensor([g[0] for g in grids]))
+            frame_emb = frame_emb + self.caption_embed(context, context_mask)[video_of_frame]
         # Modulate per token: gather each token's own frame's modulation (groups of one token).
         mod = self.adaln(frame_emb).unflatten(-1, (6, -1))[frame_of_token][None]  # (1, N, 6, D)
         emb = frame_emb[frame_of_token][None]  # (1, N, D)
@@ -510,6 +544,14 @@ def add_positions(model: DiT, bands: int) -> DiT:
     return _with_new_part(model, "place_embed.", position_bands=bands)
 
 
+def add_pooled_text(model: DiT) -> DiT:
+    """A copy of `model` that also adds the caption's pooled features to its time embedding (`pooled_text`);
+    it computes the same function (the new embedding's last layer starts at zero)."""
+    if model.pooled_embed is not None:
+        raise InputError("the model already has a pooled text embedding")
+    return _with_new_part(model, "pooled_embed.", pooled_text=True)
+
+
 def _with_new_part(model: DiT, prefix: str, **changes) -> DiT:
     """A DiT with `model`'s config changed by `changes` and all of its weights; only the new part's (named
     `prefix`...) keep their fresh initialisation."""
@@ -531,6 +573,8 @@ __all__ = [
     "grow_depth",
     "add_refiner",
     "add_positions",
+    "add_pooled_text",
+    "pooled_text",
     "frame_places",
     "count_parameters",
     "axis_pairs",

@@ -105,6 +105,9 @@ class DiTTrainConfig(TrainConfig):
     # add_positions, this many octaves; it starts as a no-op). 0 = none added. A new model sets
     # model.position_bands instead.
     add_positions: int = 0
+    # With `init`: add the caption's pooled sentence features to init's time embedding (haneul.models.dit.
+    # add_pooled_text; it starts as a no-op). A new model sets model.pooled_text instead.
+    add_pooled_text: bool = False
     # Train the refiner alone, the transformer frozen: its backward pass is skipped, so steps are faster,
     # and the transformer's function is kept exactly.
     train_refiner_only: bool = False

@@ -23,7 +23,15 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from haneul.errors import InputError
-from haneul.models.dit import DiT, DiTConfig, add_positions, add_refiner, dit_config, grow_depth
+from haneul.models.dit import (
+    DiT,
+    DiTConfig,
+    add_pooled_text,
+    add_positions,
+    add_refiner,
+    dit_config,
+    grow_depth,
+)
 from haneul.models.text_encoder import TextEncoder
 from haneul.models.vae import VAEConfig, VideoVAE
 from haneul.train import card
@@ -140,11 +148,13 @@ class DiTTask:
                 self.model = add_refiner(self.model, config.add_refiner)
             if config.add_positions:
                 self.model = add_positions(self.model, config.add_positions)
+            if config.add_pooled_text:
+                self.model = add_pooled_text(self.model)
             self.dit_config = self.model.config
-        elif config.grow_depth or config.add_refiner or config.add_positions:
+        elif config.grow_depth or config.add_refiner or config.add_positions or config.add_pooled_text:
             raise InputError(
-                "grow_depth, add_refiner and add_positions need init (the model to change); set model.depth, "
-                "model.refiner_channels or model.position_bands for a new model"
+                "grow_depth, add_refiner, add_positions and add_pooled_text need init (the model to change); "
+                "set model.depth, model.refiner_channels, model.position_bands or model.pooled_text for a new model"
             )
         if config.train_refiner_only:
             if self.model.refiner is None:
