@@ -288,10 +288,13 @@ class DiTTask:
         dc = self.dit_config
         extra = [
             f"- transformer: hidden {dc.hidden_size}, depth {dc.depth}, heads {dc.num_heads}, patch "
-            f"{list(dc.patch_size)}; {sum(p.numel() for p in ema.parameters()) / 1e6:.2f} M parameters",
+            f"{list(dc.patch_size)}, place bands {dc.position_bands}, pooled text {dc.pooled_text}, refiner "
+            f"{dc.refiner_channels}; {sum(p.numel() for p in ema.parameters()) / 1e6:.2f} M parameters",
             f"- VAE: {self.vae_dir}; text encoder: {c.text_encoder}",
             f"- caption dropout {c.caption_dropout}, short captions {c.short_caption_prob}, "
             f"conditioning masks {c.masks}",
+            f"- loss: object weight {c.object_loss_weight}, high-noise share {c.high_noise_prob}, low-noise share "
+            f"{c.low_noise_prob}",
         ]
         card.write_card(out, c.name, {"dit": card.training_section("Transformer training", info, c, extra)})
 
