@@ -24,7 +24,6 @@ nor that of its fine-tune with place features, at any time).
 from __future__ import annotations
 
 import argparse
-import re
 
 import torch
 
@@ -66,20 +65,6 @@ def losses(pipe, world: list, captions: list[str], times=TIMES) -> tuple[list[fl
     return [x / len(world) for x in totals], [x / len(world) for x in inside]
 
 
-def swapped(caption: str, table: dict) -> str:
-    """`caption` with each English word of one vocabulary item (a kind, a colour) replaced by the word in the
-    same place of the next item's list: "a red ball" -> "a red box" (kinds), "a orange ball" (colours; articles
-    are left as they were)."""
-    items = list(table.values())
-    to = {}
-    for i, words in enumerate(items):
-        other = items[(i + 1) % len(items)].en
-        for j, word in enumerate(words.en):
-            to[word] = other[min(j, len(other) - 1)]
-    pattern = r"\b(" + "|".join(sorted(map(re.escape, to), key=len, reverse=True)) + r")\b"
-    return re.sub(pattern, lambda m: to[m.group(1)], caption)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="model directory (default: the bundled model)")
@@ -93,6 +78,7 @@ def main() -> None:
     times = tuple(float(t) for t in args.times.split(","))
 
     from haneul.pipeline import DEFAULT_MODEL_DIR, Pipeline
+    from haneul.world.captions import swap_words
     from haneul.world.vocab import COLOUR_WORDS, KINDS
 
     for model in args.model or [str(DEFAULT_MODEL_DIR)]:
@@ -104,8 +90,8 @@ def main() -> None:
         rows = {
             "caption": caption,
             "objects": objects,  # own caption, inside the objects' boxes only
-            "kind swap": losses(pipe, world, [swapped(c, KINDS) for c in captions], times)[1],
-            "colour swap": losses(pipe, world, [swapped(c, COLOUR_WORDS) for c in captions], times)[1],
+            "kind swap": losses(pipe, world, [swap_words(c, KINDS) for c in captions], times)[1],
+            "colour swap": losses(pipe, world, [swap_words(c, COLOUR_WORDS) for c in captions], times)[1],
             "other": losses(pipe, world, captions[1:] + captions[:1], times)[0],  # another clip's caption
             "empty": losses(pipe, world, [""] * len(world), times)[0],
         }

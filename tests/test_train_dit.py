@@ -132,6 +132,47 @@ def test_a_world_training_step_weighs_the_objects(setup):
     assert torch.equal(a, b) and not torch.allclose(a, c)
 
 
+def test_kind_contrast_adds_a_hinge_on_swapped_kind_words(setup):
+    """With a kind contrast weight the step also runs the clips with their kind words swapped and adds the
+    hinge: the loss grows by at least weight * margin-share when the model does not tell kinds apart (a
+    fresh model barely does), the log gets the gap, and the count of tokens includes the second pass."""
+    world = ["data=world", "sizes=[[32, 32]]", "frame_counts=[9]", "frame_weights=[1]", "batch_size=2"]
+    world += ["caption_dropout=0"]
+    plain = DiTTask(load_config(DiTTrainConfig, setup, world), Dist())
+    contrast = DiTTask(
+        load_config(DiTTrainConfig, setup, [*world, "kind_contrast_weight=2", "kind_contrast_margin=0.5"]),
+        Dist(),
+    )
+    batch = make_data(plain.config).batch(0)
+    a, parts_a, tokens_a = plain.loss(plain.model, batch, 0)
+    b, parts_b, tokens_b = contrast.loss(plain.model, batch, 0)
+    assert "kind_gap" not in parts_a and abs(parts_b["kind_gap"]) < 0.5
+    assert (
+        float((b - a).detach()) > 2 * (0.5 - abs(parts_b["kind_gap"])) * 0.4
+    )  # at least one clip of two swapped
+    assert tokens_b > tokens_a
+    b.backward()  # the hinge reaches the weights through both passes
+    assert all(p.grad is not None for p in plain.model.parameters() if p.requires_grad)
+    with pytest.raises(InputError, match="kind_contrast"):
+        DiTTask(load_config(DiTTrainConfig, setup, ["kind_contrast_weight=-1"]), Dist())
+
+
+def test_swapping_kind_words_changes_every_mention_alike():
+    from haneul.world.captions import swap_words
+    from haneul.world.vocab import KINDS
+
+    text = "A large blue triangle moves up. A black heart spins. From left to right: the black heart, the blue triangle."
+    assert swap_words(text, KINDS) == text.replace("triangle", "star").replace("heart", "ring")
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        other = swap_words(text, KINDS, rng)
+        words = other.split()
+        tri, heart = words[3], words[8]
+        assert tri != "triangle" and heart != "heart" and tri in {w.en[0] for w in KINDS.values()}
+        assert other.count(tri) >= 2 and other.count(heart + ",") == 1
+    assert swap_words("빨간 공이 움직인다", KINDS, rng) == "빨간 공이 움직인다"  # Korean is left as it is
+
+
 def test_caption_dropout_short_captions_and_mask_mix(setup):
     config = load_config(
         DiTTrainConfig, setup, ["caption_dropout=0.2", "short_caption_prob=0.5", "batch_size=8"]

@@ -90,6 +90,11 @@ def check_loss_settings(config: DiTTrainConfig) -> None:
     c = config
     if c.object_loss_weight < 0:
         raise InputError(f"object_loss_weight {c.object_loss_weight:g} must be >= 0 (0 = a plain mean)")
+    if c.kind_contrast_weight < 0 or c.kind_contrast_margin < 0:
+        raise InputError(
+            f"kind_contrast_weight {c.kind_contrast_weight:g} and kind_contrast_margin {c.kind_contrast_margin:g} "
+            "must be >= 0 (weight 0 = off)"
+        )
     if not (0 <= c.low_noise_prob and 0 <= c.high_noise_prob and c.low_noise_prob + c.high_noise_prob <= 1):
         raise InputError(
             f"low_noise_prob {c.low_noise_prob:g} and high_noise_prob {c.high_noise_prob:g} must be >= 0 and "
@@ -124,6 +129,11 @@ class DiTTask:
             print(
                 f"warning: object_loss_weight {config.object_loss_weight:g} has no effect on folder data "
                 "(only world clips carry object boxes): the loss is a plain mean"
+            )
+        if config.kind_contrast_weight and config.data != "world":
+            print(
+                f"warning: kind_contrast_weight {config.kind_contrast_weight:g} has no effect on folder data "
+                "(only world clips carry object boxes)"
             )
         self.config = config
         self.d = d
@@ -196,14 +206,19 @@ class DiTTask:
         """Encode before the trainer counts a step's FLOPs, so the count is the transformer's alone."""
         self.latents(batch)
 
-    def encode_text(self, prompts: list[str]) -> tuple[Tensor, Tensor]:
-        """Text features padded to the longest prompt; each prompt's features cached once in bf16."""
+    def encode_text(self, prompts: list[str], cache: bool = True) -> tuple[Tensor, Tensor]:
+        """Text features padded to the longest prompt; each prompt's features cached once in bf16 (unless
+        `cache` is off: prompts seen once, such as the kind contrast's swapped captions)."""
+        feats = []
         for p in prompts:
             if p not in self.text_cache:
                 context, mask = self.text.encode([p])
-                self.text_cache[p] = context[0][mask[0]].to(torch.bfloat16)
                 self.text._cache.clear()  # the encoder's own fp32 cache would double the memory
-        feats = [self.text_cache[p] for p in prompts]
+                if not cache:
+                    feats.append(context[0][mask[0]].to(torch.bfloat16))
+                    continue
+                self.text_cache[p] = context[0][mask[0]].to(torch.bfloat16)
+            feats.append(self.text_cache[p])
         length = max(f.shape[0] for f in feats)
         context = torch.zeros(len(feats), length, self.text.dim)
         mask = torch.zeros(len(feats), length, dtype=torch.bool)
@@ -258,7 +273,49 @@ class DiTTask:
             weight = 1.0 + self.config.object_loss_weight * latent_grid(batch.foreground, (f, h, w))
         loss = flow_loss(pred, x0, noise, given, weight.to(x0.device) if weight is not None else None)
         parts = {"given_frac": float(given.float().mean()), "t_mean": float(times.mean())}
-        return loss, parts, b * tokens
+        if self.config.kind_contrast_weight and batch.foreground is not None:
+            region = latent_grid(batch.foreground, (f, h, w)).to(x0.device)
+            hinge, gap, swapped = self.kind_contrast(
+                model, step, batch.indices, prompts, (x_t, t, given, x0, noise), pred, region
+            )
+            loss = loss + self.config.kind_contrast_weight * hinge
+            parts["kind_gap"] = gap
+            tokens_done = (b + swapped) * tokens
+        else:
+            tokens_done = b * tokens
+        return loss, parts, tokens_done
+
+    def kind_contrast(
+        self,
+        model: nn.Module,
+        step: int,
+        indices: list[int],
+        prompts: list[str],
+        inputs: tuple,
+        pred: Tensor,
+        region: Tensor,
+    ) -> tuple[Tensor, float, int]:
+        """(hinge loss, mean loss gap swapped - true, clips swapped): the clips' loss inside their objects'
+        boxes with their kind words swapped must exceed the true caption's by the margin (config comment)."""
+        from haneul.world.captions import swap_words
+        from haneul.world.vocab import KINDS
+
+        x_t, t, given, x0, noise = inputs
+        # each clip's swap is a function of (seed, step, global index), like its other draws
+        others = [
+            swap_words(p, KINDS, rng_for(self.config.seed, step, 11, index))
+            for p, index in zip(prompts, indices, strict=True)
+        ]
+        chosen = [i for i, (p, o) in enumerate(zip(prompts, others, strict=True)) if o != p]
+        if not chosen:
+            return pred.sum() * 0.0, 0.0, 0
+        context, mask = self.encode_text([others[i] for i in chosen], cache=False)
+        pick = torch.tensor(chosen, device=x0.device)
+        pred_other = model(x_t[pick], t[pick], context, mask, given[pick])
+        args = (x0[pick], noise[pick], given[pick], region[pick])
+        true_loss, other_loss = region_loss(pred[pick], *args), region_loss(pred_other, *args)
+        hinge = torch.relu(true_loss - other_loss + self.config.kind_contrast_margin).sum() / len(prompts)
+        return hinge, float((other_loss - true_loss).detach().mean()), len(chosen)
 
     def noise(self, step: int, index: int, shape: torch.Size) -> Tensor:
         seed = int(rng_for(self.config.seed, step, 10, index).integers(2**62))
@@ -294,7 +351,7 @@ class DiTTask:
             f"- caption dropout {c.caption_dropout}, short captions {c.short_caption_prob}, "
             f"conditioning masks {c.masks}",
             f"- loss: object weight {c.object_loss_weight}, high-noise share {c.high_noise_prob}, low-noise share "
-            f"{c.low_noise_prob}",
+            f"{c.low_noise_prob}, kind contrast {c.kind_contrast_weight} (margin {c.kind_contrast_margin})",
         ]
         card.write_card(out, c.name, {"dit": card.training_section("Transformer training", info, c, extra)})
 
@@ -312,6 +369,14 @@ def latent_grid(pixels: Tensor, shape: tuple[int, int, int]) -> Tensor:
         rest = pixels[:, 1:].reshape(b, f - 1, tf, *pixels.shape[2:]).amax(2)
         grouped = torch.cat([grouped, rest], 1)
     return torch.nn.functional.adaptive_max_pool2d(grouped, (h, w))
+
+
+def region_loss(pred: Tensor, x0: Tensor, noise: Tensor, given: Tensor, region: Tensor) -> Tensor:
+    """(B,) mean squared error to v = noise - x0 over the latents marked in `region` (B, F, H, W) of the
+    frames to generate; 0 for a clip with none marked."""
+    err = (pred.float() - (noise - x0)).pow(2).mean(dim=1)  # (B, F, H, W)
+    weight = region * (~given).float()[:, :, None, None]
+    return (err * weight).sum(dim=(1, 2, 3)) / weight.sum(dim=(1, 2, 3)).clamp_min(1)
 
 
 def flow_loss(pred: Tensor, x0: Tensor, noise: Tensor, given: Tensor, weight: Tensor | None = None) -> Tensor:

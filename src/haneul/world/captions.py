@@ -13,10 +13,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from haneul.world.sim import Scene, position_label
 from haneul.world.spec import ObjectSpec, SceneSpec
+from haneul.world.vocab import Words
 
 KIND_NAMES = {"person": "character"}
 POSITION_NAMES = {
@@ -299,3 +302,22 @@ def end_position(scene: Scene, i: int) -> str:
     cx, cy = scene.truth["frames"][-1]["objects"][i]["centre"]
     s = min(scene.width, scene.height)
     return position_label(cx / s, cy / s, scene.width / s, scene.height / s)
+
+
+def swap_words(text: str, table: dict[str, Words], rng: np.random.Generator | None = None) -> str:
+    """`text` with each English word of one vocabulary item (a kind, a colour) replaced by the word in the same
+    place of another item's list: "a red ball" -> "a red box" (kinds). Each item goes to one other item, the
+    next in `table` or, with `rng`, one drawn at random, so every mention of it changes alike. Articles are
+    left as they were ("a orange ball"); Korean words are not swapped."""
+    items = list(table.values())
+    if rng is None:
+        targets = [(i + 1) % len(items) for i in range(len(items))]
+    else:
+        targets = [int((i + rng.integers(1, len(items))) % len(items)) for i in range(len(items))]
+    to = {}
+    for i, words in enumerate(items):
+        other = items[targets[i]].en
+        for j, word in enumerate(words.en):
+            to[word] = other[min(j, len(other) - 1)]
+    pattern = r"\b(" + "|".join(sorted(map(re.escape, to), key=len, reverse=True)) + r")\b"
+    return re.sub(pattern, lambda m: to[m.group(1).lower()], text, flags=re.IGNORECASE)
