@@ -206,19 +206,20 @@ class DiTTask:
         """Encode before the trainer counts a step's FLOPs, so the count is the transformer's alone."""
         self.latents(batch)
 
-    def encode_text(self, prompts: list[str], cache: bool = True) -> tuple[Tensor, Tensor]:
-        """Text features padded to the longest prompt; each prompt's features cached once in bf16 (unless
-        `cache` is off: prompts seen once, such as the kind contrast's swapped captions)."""
+    def encode_text(self, prompts: list[str], cached: int | None = None) -> tuple[Tensor, Tensor]:
+        """Text features padded to the longest prompt; the first `cached` prompts' (all by default) cached once
+        in bf16, the rest (the kind contrast's swapped captions, seen once) encoded each time."""
+        cached = len(prompts) if cached is None else cached
         feats = []
-        for p in prompts:
-            if p not in self.text_cache:
-                context, mask = self.text.encode([p])
-                self.text._cache.clear()  # the encoder's own fp32 cache would double the memory
-                if not cache:
-                    feats.append(context[0][mask[0]].to(torch.bfloat16))
-                    continue
-                self.text_cache[p] = context[0][mask[0]].to(torch.bfloat16)
-            feats.append(self.text_cache[p])
+        for i, p in enumerate(prompts):
+            if p in self.text_cache:
+                feats.append(self.text_cache[p])
+                continue
+            context, mask = self.text.encode([p])
+            self.text._cache.clear()  # the encoder's own fp32 cache would double the memory
+            feats.append(context[0][mask[0]].to(torch.bfloat16))
+            if i < cached:
+                self.text_cache[p] = feats[-1]
         length = max(f.shape[0] for f in feats)
         context = torch.zeros(len(feats), length, self.text.dim)
         mask = torch.zeros(len(feats), length, dtype=torch.bool)
@@ -260,62 +261,56 @@ class DiTTask:
         pt, ph, pw = self.dit_config.patch_size
         tokens = (f // pt) * (h // ph) * (w // pw)
         prompts, given_np, times = self.draw(batch, step, f, tokens)
-        context, context_mask = self.encode_text(prompts)
+        contrast = bool(self.config.kind_contrast_weight) and batch.foreground is not None
+        others, chosen = self.kind_swaps(step, batch.indices, prompts) if contrast else ([], [])
+        context, context_mask = self.encode_text(prompts + others, cached=len(prompts))
         noise = torch.stack([self.noise(step, i, x0.shape[1:]) for i in batch.indices]).to(x0.device)
         given = torch.from_numpy(given_np).to(x0.device)  # (B, F)
         t = torch.from_numpy(times).to(x0.device)[:, None].expand(b, f).clone()
         t[given] = 0.0  # given frames are clean
         tb = t[:, None, :, None, None]
         x_t = (1 - tb) * x0 + tb * noise  # a given frame (t = 0) is exactly x0
-        pred = model(x_t, t, context, context_mask, given)
+        # the swapped captions' clips ride in the same forward pass (one call, as DDP expects)
+        rows = torch.tensor(list(range(b)) + chosen, dtype=torch.long, device=x0.device)
+        pred_all = model(x_t[rows], t[rows], context, context_mask, given[rows])
+        pred = pred_all[:b]
         weight = None
         if self.config.object_loss_weight and batch.foreground is not None:
             weight = 1.0 + self.config.object_loss_weight * latent_grid(batch.foreground, (f, h, w))
         loss = flow_loss(pred, x0, noise, given, weight.to(x0.device) if weight is not None else None)
         parts = {"given_frac": float(given.float().mean()), "t_mean": float(times.mean())}
-        if self.config.kind_contrast_weight and batch.foreground is not None:
+        if contrast:
             region = latent_grid(batch.foreground, (f, h, w)).to(x0.device)
-            hinge, gap, swapped = self.kind_contrast(
-                model, step, batch.indices, prompts, (x_t, t, given, x0, noise), pred, region
-            )
+            hinge, parts["kind_gap"] = self.kind_hinge(pred, pred_all[b:], chosen, (x0, noise, given, region))
             loss = loss + self.config.kind_contrast_weight * hinge
-            parts["kind_gap"] = gap
-            tokens_done = (b + swapped) * tokens
-        else:
-            tokens_done = b * tokens
-        return loss, parts, tokens_done
+        return loss, parts, len(rows) * tokens
 
-    def kind_contrast(
-        self,
-        model: nn.Module,
-        step: int,
-        indices: list[int],
-        prompts: list[str],
-        inputs: tuple,
-        pred: Tensor,
-        region: Tensor,
-    ) -> tuple[Tensor, float, int]:
-        """(hinge loss, mean loss gap swapped - true, clips swapped): the clips' loss inside their objects'
-        boxes with their kind words swapped must exceed the true caption's by the margin (config comment)."""
+    def kind_swaps(self, step: int, indices: list[int], prompts: list[str]) -> tuple[list[str], list[int]]:
+        """(swapped captions, positions of their clips) for the clips whose caption names a kind in English."""
         from haneul.world.captions import swap_words
         from haneul.world.vocab import KINDS
 
-        x_t, t, given, x0, noise = inputs
         # each clip's swap is a function of (seed, step, global index), like its other draws
         others = [
             swap_words(p, KINDS, rng_for(self.config.seed, step, 11, index))
             for p, index in zip(prompts, indices, strict=True)
         ]
         chosen = [i for i, (p, o) in enumerate(zip(prompts, others, strict=True)) if o != p]
+        return [others[i] for i in chosen], chosen
+
+    def kind_hinge(
+        self, pred: Tensor, pred_other: Tensor, chosen: list[int], truth: tuple[Tensor, ...]
+    ) -> tuple[Tensor, float]:
+        """(hinge loss, mean gap swapped - true): inside the objects' boxes, the loss with the kind words
+        swapped must exceed the true caption's by the margin (the config's comment)."""
         if not chosen:
-            return pred.sum() * 0.0, 0.0, 0
-        context, mask = self.encode_text([others[i] for i in chosen], cache=False)
-        pick = torch.tensor(chosen, device=x0.device)
-        pred_other = model(x_t[pick], t[pick], context, mask, given[pick])
-        args = (x0[pick], noise[pick], given[pick], region[pick])
-        true_loss, other_loss = region_loss(pred[pick], *args), region_loss(pred_other, *args)
-        hinge = torch.relu(true_loss - other_loss + self.config.kind_contrast_margin).sum() / len(prompts)
-        return hinge, float((other_loss - true_loss).detach().mean()), len(chosen)
+            return pred.sum() * 0.0, 0.0
+        pick = torch.tensor(chosen, dtype=torch.long, device=pred.device)
+        x0, noise, given, region = (x[pick] for x in truth)
+        true_loss = region_loss(pred[pick], x0, noise, given, region)
+        other_loss = region_loss(pred_other, x0, noise, given, region)
+        hinge = torch.relu(true_loss - other_loss + self.config.kind_contrast_margin).sum() / len(pred)
+        return hinge, float((other_loss - true_loss).detach().mean())
 
     def noise(self, step: int, index: int, shape: torch.Size) -> Tensor:
         seed = int(rng_for(self.config.seed, step, 10, index).integers(2**62))
