@@ -43,7 +43,7 @@ def losses(pipe, world: list, captions: list[str], times=TIMES) -> tuple[list[fl
     index, over the whole latents and over the latents inside the objects' boxes (what the prompt's
     kinds, colours and counts are about); the noise of clip i is the same for every caption list."""
     from haneul.train.data import object_boxes
-    from haneul.train.dit_task import latent_grid
+    from haneul.train.dit_task import latent_grid, region_loss, squared_error
 
     totals, inside = [0.0] * len(times), [0.0] * len(times)
     for i, (clip, caption) in enumerate(zip(world, captions, strict=True)):
@@ -59,9 +59,8 @@ def losses(pipe, world: list, captions: list[str], times=TIMES) -> tuple[list[fl
             x_t = (1 - t) * x0 + t * noise
             with pipe._autocast():
                 v = pipe.dit(x_t, torch.full((1, x0.shape[2]), t), context, mask, given).float()
-            err = (v - (noise - x0)).square().mean(dim=1)  # (1, f, h, w)
-            totals[k] += float(err.mean())
-            inside[k] += float((err * region).sum() / region.sum().clamp_min(1))
+            totals[k] += float(squared_error(v, x0, noise).mean())
+            inside[k] += float(region_loss(v, x0, noise, given, region)[0])
     return [x / len(world) for x in totals], [x / len(world) for x in inside]
 
 

@@ -120,8 +120,8 @@ class DiTTrainConfig(TrainConfig):
     # kinds ("a red ball" -> "a red star"), and the loss inside its objects' boxes with the true words must be
     # below the swapped one's by kind_contrast_margin: kind_contrast_weight * max(0, true - swapped + margin)
     # is added. A plain flow loss left the bundled model's prediction the same whatever kind was named (the
-    # two losses equal at every t, bench/high_noise_loss.py), so this asks for the difference directly. Costs
-    # a second transformer pass on those clips. 0 = off.
+    # two losses equal at every t, bench/high_noise_loss.py), so this asks for the difference directly. Those
+    # clips go through the transformer twice (in the same forward pass). 0 = off.
     kind_contrast_weight: float = 0.0
     kind_contrast_margin: float = 0.05
     # Probabilities of each conditioning mask over latent frames (normalised; one-frame clips get "none").

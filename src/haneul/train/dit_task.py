@@ -366,10 +366,15 @@ def latent_grid(pixels: Tensor, shape: tuple[int, int, int]) -> Tensor:
     return torch.nn.functional.adaptive_max_pool2d(grouped, (h, w))
 
 
+def squared_error(pred: Tensor, x0: Tensor, noise: Tensor) -> Tensor:
+    """(B, F, H, W) squared error to the flow target v = noise - x0, averaged over channels."""
+    return (pred.float() - (noise - x0)).pow(2).mean(dim=1)
+
+
 def region_loss(pred: Tensor, x0: Tensor, noise: Tensor, given: Tensor, region: Tensor) -> Tensor:
     """(B,) mean squared error to v = noise - x0 over the latents marked in `region` (B, F, H, W) of the
     frames to generate; 0 for a clip with none marked."""
-    err = (pred.float() - (noise - x0)).pow(2).mean(dim=1)  # (B, F, H, W)
+    err = squared_error(pred, x0, noise)
     weight = region * (~given).float()[:, :, None, None]
     return (err * weight).sum(dim=(1, 2, 3)) / weight.sum(dim=(1, 2, 3)).clamp_min(1)
 
@@ -380,7 +385,7 @@ def flow_loss(pred: Tensor, x0: Tensor, noise: Tensor, given: Tensor, weight: Te
     Per-clip averaging makes the loss of a global batch independent of how it is split across processes.
     `weight` (B, F, H, W), if given, makes each frame's mean over positions a weighted one.
     """
-    err = (pred.float() - (noise - x0)).pow(2).mean(dim=1)  # (B, F, H, W)
+    err = squared_error(pred, x0, noise)
     if weight is None:
         err = err.mean(dim=(2, 3))  # (B, F)
     else:
