@@ -177,6 +177,10 @@ def generate(
     guidance: Annotated[
         float | None, typer.Option(help="Classifier-free guidance scale; default the model's.")
     ] = None,
+    autoguidance: Annotated[
+        float | None,
+        typer.Option(help="Weight of the model's guide transformer (1: off); default the model's."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same video.")] = 0,
     negative_prompt: Annotated[str, typer.Option(help="What the video should not show.")] = "",
     sampler: Annotated[str | None, typer.Option(help="euler or heun.")] = None,
@@ -274,6 +278,8 @@ def generate(
             "negative_prompt": negative_prompt,
             "sampler": sampler,
         }
+        if autoguidance is not None:  # only models with a guide transformer take it
+            common["autoguidance"] = autoguidance
         timing = {"seconds": seconds, "num_frames": num_frames}
         with progress_bar("sampling", enabled=not quiet) as update:
             common["progress"] = update

@@ -69,6 +69,9 @@ class ModelSpec:
     )
     num_steps: int = 12
     guidance: float = 4.0
+    # Autoguidance weight (haneul.guidance): > 1 steers away from the model's guide transformer (the
+    # model directory's guide/, a weaker model of the same task); 1 = off. Needs guide/ when not 1.
+    autoguidance: float = 1.0
     sampler: str = "euler"
     default_seconds: float = 2.0
     # Built-in prompt expander (haneul.prompting): "world" for models trained on the procedural world's
@@ -122,9 +125,13 @@ def load_pipeline(
 class Pipeline:
     """Text (and frames) in, video frames out. Build with `from_pretrained` or from components."""
 
-    def __init__(self, vae, dit, text_encoder, spec: ModelSpec, card: str = "", device: str = "cpu"):
+    def __init__(
+        self, vae, dit, text_encoder, spec: ModelSpec, card: str = "", device: str = "cpu", guide=None
+    ):
         self.vae = vae.eval().requires_grad_(False).to(device)
         self.dit = dit.eval().requires_grad_(False).to(device)
+        # the weaker transformer autoguidance steers away from (None: the model has none)
+        self.guide = None if guide is None else guide.eval().requires_grad_(False).to(device)
         self.text_encoder = text_encoder
         self.spec = spec
         self.card = card
@@ -151,11 +158,19 @@ class Pipeline:
             ) from e
         vae = load_state(VideoVAE(load_config(VAEConfig, path / "vae")), path / "vae")
         dit = load_state(DiT(load_config(DiTConfig, path / "dit")), path / "dit")
+        guide = None
+        if (path / "guide").is_dir():
+            guide = load_state(DiT(load_config(DiTConfig, path / "guide")), path / "guide")
+        if spec.autoguidance != 1.0 and guide is None:
+            raise InputError(
+                f"{str(path)!r}: haneul.json asks for autoguidance {spec.autoguidance:g} but there is no guide/",
+                param="model",
+            )
         if text_encoder is None:
             text_encoder = shared_encoder(spec.text_encoder, spec.text_max_length)
         card_path = path / "README.md"
         card = card_path.read_text() if card_path.is_file() else ""
-        return cls(vae, dit, text_encoder, spec, card=card, device=device)
+        return cls(vae, dit, text_encoder, spec, card=card, device=device, guide=guide)
 
     def save_pretrained(self, path: str | os.PathLike, dtype: str = "bf16", card: str | None = None) -> None:
         from haneul.weights import save_module, write_json_atomic
@@ -164,6 +179,8 @@ class Pipeline:
         path.mkdir(parents=True, exist_ok=True)
         save_module(self.vae, self.vae.config, path / "vae", dtype=dtype)
         save_module(self.dit, self.dit.config, path / "dit", dtype=dtype)
+        if self.guide is not None:
+            save_module(self.guide, self.guide.config, path / "guide", dtype=dtype)
         write_json_atomic(path / MODEL_FILE, config_to_json(self.spec))
         (path / "README.md").write_text(card if card is not None else self.card)
 
@@ -247,6 +264,7 @@ class Pipeline:
         fps: float | None = None,
         num_steps: int | None = None,
         guidance: float | None = None,
+        autoguidance: float | None = None,
         seed: int = 0,
         negative_prompt: str = "",
         sampler: str | None = None,
@@ -260,6 +278,9 @@ class Pipeline:
         on_frames: Callable[[np.ndarray], None] | None = None,
     ) -> GeneratedVideo:
         """Generate one video. Videos longer than the model's window are made window by window.
+
+        guidance: classifier-free guidance scale; autoguidance: the guide transformer's weight (1: off),
+        see haneul.guidance. Both default to the model's (haneul.json).
 
         expand: rewrite the prompt into the detailed caption the model was trained on (`self.expander`);
         the caption is returned in GeneratedVideo.caption and metadata["expansion"].
@@ -289,6 +310,7 @@ class Pipeline:
         request = self._check_request(
             prompt, width, height, seconds, num_frames, fps, num_steps, guidance, sampler, strength
         )
+        request["autoguidance"] = self._check_autoguidance(autoguidance)
         check_prompt(request["prompt"])
         caption = request["prompt"]
         if expand and self.expander is not None:  # recaptioning: the caption is moderated too
@@ -379,8 +401,9 @@ class Pipeline:
             metadata={
                 **{
                     k: request[k]
-                    for k in ("width", "height", "num_frames", "num_steps", "guidance", "sampler")
+                    for k in ("width", "height", "num_frames", "num_steps", "guidance", "autoguidance")
                 },
+                "sampler": request["sampler"],
                 "negative_prompt": negative_prompt,
                 "mode": mode,
                 "model_version": self.spec.version,
@@ -423,6 +446,18 @@ class Pipeline:
             sampler=sampler,
             strength=float(strength),
         )
+
+    def _check_autoguidance(self, autoguidance: float | None) -> float:
+        autoguidance = self.spec.autoguidance if autoguidance is None else float(autoguidance)
+        if not 0 <= autoguidance <= 30:
+            raise InputError(f"autoguidance {autoguidance:g} is out of range 0-30", param="autoguidance")
+        if autoguidance != 1.0 and self.guide is None:
+            raise InputError(
+                f"autoguidance {autoguidance:g} needs a guide transformer and {self.spec.name} has none; "
+                "leave it at 1",
+                param="autoguidance",
+            )
+        return autoguidance
 
     def _latent_shape(self, width: int, height: int, num_frames: int) -> tuple[int, int, int, int]:
         c = self.vae.config
@@ -545,6 +580,8 @@ class Pipeline:
                         neg_mask,
                         given_b,
                         request["guidance"],
+                        self.guide,
+                        request["autoguidance"],
                     )
                 return v.float()
 

@@ -259,6 +259,7 @@ class DiffusersPipeline:
         init_video: np.ndarray | None = None,
         strength: float = 0.6,
         progress: ProgressFn | None = None,
+        autoguidance: float | None = None,
     ) -> GeneratedVideo:
         from haneul.safety.moderation import check_prompt
 
@@ -268,6 +269,11 @@ class DiffusersPipeline:
             raise InputError(
                 f"{self.class_name} uses its own scheduler; --sampler {sampler!r} is not available",
                 param="sampler",
+            )
+        if autoguidance not in (None, 1.0):
+            raise InputError(
+                f"{self.class_name} has no guide transformer; --autoguidance is for haneul's own models",
+                param="autoguidance",
             )
         fps = float(fps or self.spec.fps[0])
         width, height = self.check_size(width, height)

@@ -1,5 +1,5 @@
 """`haneul train vae|dit CONFIG [--set key=value ...] [--resume]`, `haneul train export RUN DEST` and
-`haneul train average A B DEST --weight W`.
+`haneul train average A B DEST --weight W`, `haneul train guide MODEL GUIDE DEST --weight W`.
 
 The same command runs alone or under `torchrun --nproc_per_node=N` (DDP, or FSDP with
 `--set strategy=fsdp`). The output directory is a loadable model directory plus `checkpoint/`.
@@ -7,6 +7,7 @@ The same command runs alone or under `torchrun --nproc_per_node=N` (DDP, or FSDP
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -146,6 +147,58 @@ def average(
     with user_errors():
         average_models(first, second, dest, weight)
     typer.echo(f"wrote {dest}")
+
+
+@app.command("guide")
+def guide(
+    model: Annotated[Path, typer.Argument(help="A model directory (its files are the result's)")],
+    guide_model: Annotated[
+        Path, typer.Argument(help="A weaker model of the same task on the same VAE (an earlier one, say)")
+    ],
+    dest: Annotated[Path, typer.Argument(help="Where to write the guided model (replaced)")],
+    weight: Annotated[float, typer.Option(help="Autoguidance weight written to haneul.json (1: off)")] = 2.0,
+    guidance: Annotated[
+        float, typer.Option(help="Classifier-free guidance scale written to haneul.json (1: off)")
+    ] = 1.0,
+) -> None:
+    """MODEL with GUIDE_MODEL's transformer as its guide (guide/): sampling steers away from the guide's
+    velocity by WEIGHT (autoguidance, Karras et al. 2024; haneul.guidance, docs/training.md)."""
+    from haneul.generate_cli import user_errors
+
+    with user_errors():
+        add_guide(model, guide_model, dest, weight, guidance)
+    typer.echo(f"wrote {dest}")
+
+
+def add_guide(model: Path, guide_model: Path, dest: Path, weight: float, guidance: float) -> None:
+    from haneul.weights import MODEL_FILE
+
+    for name, value in (("weight", weight), ("guidance", guidance)):
+        if not 0.0 <= value <= 30.0:
+            raise InputError(f"--{name} {value:g} must be from 0 to 30", param=name)
+    for path in (model, guide_model):
+        for part in (MODEL_FILE, "vae/model.safetensors", "dit/config.json", "dit/model.safetensors"):
+            if not (path / part).is_file():
+                raise InputError(f"{str(path)!r} is not a model directory: missing {part}")
+    # The guide predicts velocities of the same latents from the same text features.
+    if (model / "vae/model.safetensors").read_bytes() != (guide_model / "vae/model.safetensors").read_bytes():
+        raise InputError(f"{guide_model} has another VAE than {model}: a guide must share its latents")
+    spec, guide_spec = (json.loads((p / MODEL_FILE).read_text()) for p in (model, guide_model))
+    dit, guide_dit = (json.loads((p / "dit/config.json").read_text()) for p in (model, guide_model))
+    for key, a, b in (
+        ("text_encoder", spec.get("text_encoder"), guide_spec.get("text_encoder")),
+        ("in_channels", dit["in_channels"], guide_dit["in_channels"]),
+        ("text_dim", dit["text_dim"], guide_dit["text_dim"]),
+    ):
+        if a != b:
+            raise InputError(f"{guide_model} cannot guide {model}: {key} {b!r} is not {a!r}")
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(model, tmp, ignore=shutil.ignore_patterns("checkpoint", "samples", "guide"))
+    shutil.copytree(guide_model / "dit", tmp / "guide")
+    spec.update(autoguidance=weight, guidance=guidance)
+    (tmp / MODEL_FILE).write_text(json.dumps(spec, indent=2) + "\n")
+    publish_model_dir(tmp, dest)
 
 
 def average_models(first: Path, second: Path, dest: Path, weight: float) -> None:
