@@ -73,8 +73,24 @@ def test_guide_with_another_vae_is_refused(tmp_path, tiny_model_dir):
     save_file({k: v + 1 for k, v in vae.items()}, other / "vae/model.safetensors")
     result = CliRunner().invoke(app, ["train", "guide", str(tiny_model_dir), str(other), str(tmp_path / "g")])
     assert result.exit_code != 0
-    assert "another VAE" in result.output and "Traceback" not in result.output
+    assert "another VAE encoder" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "g").exists()
+
+
+def test_a_guide_whose_decoder_alone_differs_is_accepted(tmp_path, tiny_model_dir):
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    vae = load_file(other / "vae/model.safetensors")
+    assert any(k.startswith("decoder.") for k in vae) and any(not k.startswith("decoder.") for k in vae)
+    save_file(
+        {k: v + 1 if k.startswith("decoder.") else v for k, v in vae.items()}, other / "vae/model.safetensors"
+    )
+    result = CliRunner().invoke(app, ["train", "guide", str(tiny_model_dir), str(other), str(tmp_path / "g")])
+    assert result.exit_code == 0, result.output
+    # the result keeps MODEL's own VAE
+    assert (tmp_path / "g/vae/model.safetensors").read_bytes() == (
+        tiny_model_dir / "vae/model.safetensors"
+    ).read_bytes()
 
 
 def test_generate_cli_takes_autoguidance(guide_dir, tmp_path):

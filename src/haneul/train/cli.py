@@ -177,12 +177,21 @@ def add_guide(model: Path, guide_model: Path, dest: Path, weight: float, guidanc
         if not 0.0 <= value <= 30.0:
             raise InputError(f"--{name} {value:g} must be from 0 to 30", param=name)
     for path in (model, guide_model):
-        for part in (MODEL_FILE, "vae/model.safetensors", "dit/config.json", "dit/model.safetensors"):
+        for part in (
+            MODEL_FILE,
+            "vae/config.json",
+            "vae/model.safetensors",
+            "dit/config.json",
+            "dit/model.safetensors",
+        ):
             if not (path / part).is_file():
                 raise InputError(f"{str(path)!r} is not a model directory: missing {part}")
-    # The guide predicts velocities of the same latents from the same text features.
-    if (model / "vae/model.safetensors").read_bytes() != (guide_model / "vae/model.safetensors").read_bytes():
-        raise InputError(f"{guide_model} has another VAE than {model}: a guide must share its latents")
+    # The guide predicts velocities of the same latents from the same text features: the same encoder and
+    # latent scaling (a decoder fine-tuned since, with the encoder frozen, does not matter).
+    if not same_latents(model, guide_model):
+        raise InputError(
+            f"{guide_model} has another VAE encoder than {model}: a guide must share its latents"
+        )
     spec, guide_spec = (json.loads((p / MODEL_FILE).read_text()) for p in (model, guide_model))
     dit, guide_dit = (json.loads((p / "dit/config.json").read_text()) for p in (model, guide_model))
     for key, a, b in (
@@ -199,6 +208,19 @@ def add_guide(model: Path, guide_model: Path, dest: Path, weight: float, guidanc
     spec.update(autoguidance=weight, guidance=guidance)
     (tmp / MODEL_FILE).write_text(json.dumps(spec, indent=2) + "\n")
     publish_model_dir(tmp, dest)
+
+
+def same_latents(a: Path, b: Path) -> bool:
+    """Whether two model directories' VAEs make the same latents: config, and every weight but the decoder's."""
+    from safetensors.torch import load_file
+
+    if json.loads((a / "vae/config.json").read_text()) != json.loads((b / "vae/config.json").read_text()):
+        return False
+    wa, wb = (load_file(m / "vae/model.safetensors") for m in (a, b))
+    encoder = {k for k in wa if not k.startswith("decoder.")}
+    return encoder == {k for k in wb if not k.startswith("decoder.")} and all(
+        wa[k].shape == wb[k].shape and bool((wa[k] == wb[k]).all()) for k in encoder
+    )
 
 
 def average_models(first: Path, second: Path, dest: Path, weight: float) -> None:
