@@ -17,13 +17,19 @@ class Counting(torch.nn.Module):
         return self.model(*args)
 
 
-def setup(seed: int = 0):
+def random_dit(seed: int) -> Counting:
+    """A tiny DiT with its weights moved off their initial values (zero-initialised outputs say nothing)."""
     torch.manual_seed(seed)
     model = DiT(dit_config("tiny"))
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.1)
-    d = model.config.text_dim
+    return Counting(model.eval())
+
+
+def setup(seed: int = 0):
+    model = random_dit(seed)
+    d = model.model.config.text_dim
     x = torch.randn(2, 4, 3, 4, 4)
     t = torch.rand(2, 3)
     given = torch.tensor([[True, False, False], [False, False, False]])
@@ -33,7 +39,7 @@ def setup(seed: int = 0):
     mask[1, 4:] = False
     neg = torch.randn(1, 3, d)  # shorter negative prompt, one row for the batch
     neg_mask = torch.ones(1, 3, dtype=torch.bool)
-    return Counting(model.eval()), x, t, context, mask, neg, neg_mask, given
+    return model, x, t, context, mask, neg, neg_mask, given
 
 
 def test_scale_one_is_the_conditional_output_in_one_pass():
@@ -55,18 +61,9 @@ def test_batched_equals_two_separate_forwards():
     torch.testing.assert_close(zero, v_neg, atol=1e-5, rtol=1e-5)
 
 
-def guide_model(seed: int = 1):
-    torch.manual_seed(seed)
-    guide = DiT(dit_config("tiny"))
-    with torch.no_grad():
-        for p in guide.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
-    return Counting(guide.eval())
-
-
 def test_guide_scale_one_or_no_guide_is_plain_cfg():
     model, x, t, context, mask, neg, neg_mask, given = setup()
-    guide = guide_model()
+    guide = random_dit(1)
     plain = guided_velocity(model, x, t, context, mask, neg, neg_mask, given, 3.0)
     same = guided_velocity(model, x, t, context, mask, neg, neg_mask, given, 3.0, guide, 1.0)
     assert guide.calls == 0
@@ -75,7 +72,7 @@ def test_guide_scale_one_or_no_guide_is_plain_cfg():
 
 def test_autoguidance_steers_away_from_the_guide():
     model, x, t, context, mask, neg, neg_mask, given = setup()
-    guide = guide_model()
+    guide = random_dit(1)
     out = guided_velocity(model, x, t, context, mask, neg, neg_mask, given, 1.0, guide, 2.5)
     assert (model.calls, guide.calls) == (1, 1)
     v_cond = model.model(x, t, context, mask, given)
@@ -86,7 +83,7 @@ def test_autoguidance_steers_away_from_the_guide():
 
 def test_cfg_and_autoguidance_add_up():
     model, x, t, context, mask, neg, neg_mask, given = setup()
-    guide = guide_model()
+    guide = random_dit(1)
     out = guided_velocity(model, x, t, context, mask, neg, neg_mask, given, 3.0, guide, 2.0)
     assert (model.calls, guide.calls) == (1, 1)  # v_cond comes from the batched CFG forward
     v_cond = model.model(x, t, context, mask, given)
