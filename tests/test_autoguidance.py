@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from haneul.cli import app
 from haneul.errors import InputError
 from haneul.pipeline import Pipeline
+from haneul.video_io import read_video
 
 
 @pytest.fixture
@@ -115,3 +116,22 @@ def test_generate_cli_takes_autoguidance(guide_dir, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert out.is_file()
+
+
+def test_eval_world_takes_autoguidance(guide_dir, tiny_model_dir, tmp_path):
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a red ball bounces on green grass\n")
+    args = ["eval", "world", "--prompts", str(prompts), "--steps", "1", "--no-report"]
+    for weight in ("1", "3"):
+        out = tmp_path / f"ev{weight}"
+        result = CliRunner().invoke(
+            app, [*args, "--model", str(guide_dir), "--autoguidance", weight, "-o", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+    (a,) = (tmp_path / "ev1/videos").glob("*.mp4")
+    (b,) = (tmp_path / "ev3/videos").glob("*.mp4")
+    assert not np.array_equal(read_video(a)[0], read_video(b)[0])  # the weight reached the sampler
+    result = CliRunner().invoke(
+        app, [*args, "--model", str(tiny_model_dir), "--autoguidance", "2", "-o", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 2 and "needs a guide transformer" in result.output

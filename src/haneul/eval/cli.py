@@ -46,6 +46,12 @@ def world(
     guidance: Annotated[
         float | None, typer.Option(help="With --model: guidance scale (default: the model's).")
     ] = None,
+    autoguidance: Annotated[
+        float | None,
+        typer.Option(
+            help="With --model: autoguidance weight, for a model with a guide (default: the model's; 1: off)."
+        ),
+    ] = None,
     expand: Annotated[
         bool,
         typer.Option(
@@ -63,7 +69,7 @@ def world(
     from haneul.generate_cli import user_errors
 
     with user_errors():
-        items = _items(videos, out, model, prompts, limit, steps, guidance, expand)
+        items = _items(videos, out, model, prompts, limit, steps, guidance, autoguidance, expand)
         meta = {"source": str(model or videos)}
         if model is not None:
             meta["expand"] = expand
@@ -72,7 +78,7 @@ def world(
     typer.echo(f"wrote {paths['json']}" + (f" and {paths['html']}" if report else ""), err=True)
 
 
-def _items(videos, out, model, prompts, limit, steps, guidance, expand):
+def _items(videos, out, model, prompts, limit, steps, guidance, autoguidance, expand):
     from haneul.errors import InputError
     from haneul.eval.benchmark import read_items
 
@@ -88,7 +94,15 @@ def _items(videos, out, model, prompts, limit, steps, guidance, expand):
     rows = load_prompts(prompts or STANDARD_SET)
     if limit > 0:
         rows = rows[:: max(1, len(rows) // limit)][:limit]
-    listing = generate_videos(model, rows, out / "videos", num_steps=steps, guidance=guidance, expand=expand)
+    listing = generate_videos(
+        model,
+        rows,
+        out / "videos",
+        num_steps=steps,
+        guidance=guidance,
+        autoguidance=autoguidance,
+        expand=expand,
+    )
     return read_items(listing)
 
 

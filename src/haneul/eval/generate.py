@@ -23,6 +23,7 @@ def generate_videos(
     out_dir: str | Path,
     num_steps: int | None = None,
     guidance: float | None = None,
+    autoguidance: float | None = None,
     progress: bool = True,
     expand: bool = True,
 ) -> Path:
@@ -54,6 +55,7 @@ def generate_videos(
                     fps=row.get("fps"),
                     num_steps=num_steps,
                     guidance=guidance,
+                    autoguidance=autoguidance,
                     seed=int(row.get("seed", 0)),
                     expand=expand,
                 )
