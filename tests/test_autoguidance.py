@@ -128,6 +128,7 @@ def test_eval_world_takes_autoguidance(guide_dir, tiny_model_dir, tmp_path):
             app, [*args, "--model", str(guide_dir), "--autoguidance", weight, "-o", str(out)]
         )
         assert result.exit_code == 0, result.output
+        assert json.loads((out / "results.json").read_text())["autoguidance"] == float(weight)
     (a,) = (tmp_path / "ev1/videos").glob("*.mp4")
     (b,) = (tmp_path / "ev3/videos").glob("*.mp4")
     assert not np.array_equal(read_video(a)[0], read_video(b)[0])  # the weight reached the sampler

@@ -73,6 +73,8 @@ def world(
         meta = {"source": str(model or videos)}
         if model is not None:
             meta["expand"] = expand
+            given = {"steps": steps, "guidance": guidance, "autoguidance": autoguidance}
+            meta.update({k: v for k, v in given.items() if v is not None})  # what the videos were made with
         summary, paths = _score(items, out, report, meta)
     _print_summary(summary)
     typer.echo(f"wrote {paths['json']}" + (f" and {paths['html']}" if report else ""), err=True)
