@@ -169,3 +169,6 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert result.exit_code == 2 and "'file' and 'prompt'" in result.output
     result = runner.invoke(app, ["eval", "world"])
     assert result.exit_code == 2 and "--model" in result.output
+    listing.write_text(json.dumps({"file": "x.mp4", "prompt": "a red ball"}) + "\n")
+    result = runner.invoke(app, ["eval", "world", str(listing), "--autoguidance", "2"])
+    assert result.exit_code == 2 and "--autoguidance need --model" in result.output

@@ -89,6 +89,10 @@ def _items(videos, out, model, prompts, limit, steps, guidance, autoguidance, ex
     if model is not None and videos is not None:
         raise InputError("give either VIDEOS or --model, not both", param="videos")
     if model is None:
+        given = {"--steps": steps, "--guidance": guidance, "--autoguidance": autoguidance}
+        if any(v is not None for v in given.values()):
+            names = ", ".join(k for k, v in given.items() if v is not None)
+            raise InputError(f"{names} need --model (they set how its videos are made)", param="model")
         return read_items(videos)
     from haneul.eval.generate import generate_videos
     from haneul.eval.prompt_set import STANDARD_SET, load_prompts
