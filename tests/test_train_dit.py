@@ -156,6 +156,27 @@ def test_kind_contrast_adds_a_hinge_on_swapped_kind_words(setup):
         DiTTask(load_config(DiTTrainConfig, setup, ["kind_contrast_weight=-1"]), Dist())
 
 
+def test_contrast_words_swap_one_vocabulary_the_caption_uses(setup):
+    """Each clip's contrast swaps one of the named vocabularies, drawn among those its caption uses: where an
+    object starts ("at the top left") and which way it moves ("to the left") change apart."""
+    from haneul.train.dit_task import swap_contrast_words
+
+    caption = "A medium yellow box at the top left moves to the left slowly."
+    rng = np.random.default_rng(0)
+    moved = swap_contrast_words(caption, ["position"], rng)
+    assert "box" in moved and "moves to the left" in moved and "at the top left" not in moved
+    turned = swap_contrast_words(caption, ["direction"], rng)
+    assert "at the top left" in turned and "moves to the left slowly" not in turned
+    seen = {swap_contrast_words(caption, ["kind", "position", "direction"], rng) for _ in range(30)}
+    assert any("box" not in s for s in seen) and any("at the top left" not in s for s in seen)
+    parts = ("box", "at the top left", "moves to the left slowly")
+    assert all(sum(part not in s for part in parts) == 1 for s in seen)
+    assert swap_contrast_words("a red ball rolls", ["position"], rng) == "a red ball rolls"  # nothing to swap
+    for bad in ("contrast_words=[shape]", "contrast_words=[]"):
+        with pytest.raises(InputError, match="contrast_words"):
+            DiTTask(load_config(DiTTrainConfig, setup, [bad]), Dist())
+
+
 def test_swapping_kind_words_changes_every_mention_alike():
     from haneul.world.captions import swap_words
     from haneul.world.vocab import KINDS

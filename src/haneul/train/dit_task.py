@@ -43,6 +43,30 @@ from haneul.weights import config_from_json, config_to_json, load_config, load_s
 MASK_MODES = ("none", "first", "last", "first_last", "prefix", "suffix", "keyframes")
 
 
+CONTRAST_WORDS = ("kind", "colour", "position", "direction")  # what `contrast_words` may name
+
+
+def swap_contrast_words(caption: str, names: list[str], rng: np.random.Generator) -> str:
+    """`caption` with the words of one vocabulary of `names` (CONTRAST_WORDS) swapped for others
+    (`haneul.world.captions.swap_words`): the first, in an order drawn from rng, that the caption uses.
+    Unchanged if it uses none (an empty or Korean caption, a short prompt with no position)."""
+    from haneul.world import captions, vocab
+
+    tables = {
+        "kind": vocab.KINDS,
+        "colour": vocab.COLOUR_WORDS,
+        "position": captions.POSITION_PHRASES,
+        "direction": captions.DIRECTION_PHRASES,
+    }
+    # one name draws nothing, so runs with the default ["kind"] swap exactly as they did before the option
+    order = names if len(names) == 1 else [names[i] for i in rng.permutation(len(names))]
+    for name in order:
+        other = captions.swap_words(caption, tables[name], rng)
+        if other != caption:
+            return other
+    return caption
+
+
 def resolve_vae_dir(path: str) -> Path:
     """A VAE folder (config.json + model.safetensors) or a model/run directory with a vae/ subfolder."""
     p = Path(path)
@@ -94,6 +118,11 @@ def check_loss_settings(config: DiTTrainConfig) -> None:
         raise InputError(
             f"kind_contrast_weight {c.kind_contrast_weight:g} and kind_contrast_margin {c.kind_contrast_margin:g} "
             "must be >= 0 (weight 0 = off)"
+        )
+    unknown = [w for w in c.contrast_words if w not in CONTRAST_WORDS]
+    if unknown or not c.contrast_words:
+        raise InputError(
+            f"contrast_words {c.contrast_words} must name one or more of {', '.join(CONTRAST_WORDS)}"
         )
     if not (0 <= c.low_noise_prob and 0 <= c.high_noise_prob and c.low_noise_prob + c.high_noise_prob <= 1):
         raise InputError(
@@ -286,13 +315,11 @@ class DiTTask:
         return loss, parts, len(rows) * tokens
 
     def kind_swaps(self, step: int, indices: list[int], prompts: list[str]) -> tuple[list[str], list[int]]:
-        """(swapped captions, positions of their clips) for the clips whose caption names a kind in English."""
-        from haneul.world.captions import swap_words
-        from haneul.world.vocab import KINDS
-
+        """(swapped captions, positions of their clips) for the clips whose caption uses, in English, words of
+        `contrast_words` (kinds by default)."""
         # each clip's swap is a function of (seed, step, global index), like its other draws
         others = [
-            swap_words(p, KINDS, rng_for(self.config.seed, step, 11, index))
+            swap_contrast_words(p, self.config.contrast_words, rng_for(self.config.seed, step, 11, index))
             for p, index in zip(prompts, indices, strict=True)
         ]
         chosen = [i for i, (p, o) in enumerate(zip(prompts, others, strict=True)) if o != p]

@@ -43,6 +43,10 @@ DIRECTION_NAMES = {
     "down_left": "down and to the left",
     "down_right": "down and to the right",
 }
+# The phrases above as swap tables for `swap_words`: whole phrases, so "at the left" (where an object starts)
+# and "to the left" (which way it moves) change apart. Training's caption contrast uses them.
+POSITION_PHRASES = {k: Words((f"at the {v}",)) for k, v in POSITION_NAMES.items()}
+DIRECTION_PHRASES = {k: Words((v,)) for k, v in DIRECTION_NAMES.items()}
 BACKGROUND_NAMES = {
     "white": "a plain white background",
     "black": "a plain black background",
