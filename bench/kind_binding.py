@@ -12,13 +12,16 @@ Two figures per model:
 - `kind`: the world benchmark's kind score of the images (`haneul.eval`; each image held still for 9
   frames and scored against its prompt and seed), and `colour` likewise. The world's own renders of the
   prompts score 1.0 on both (`--truth`).
+- `position`: the share of stills whose object (the one the benchmark matched) is within 10% of the frame of
+  where the world puts it in a one-frame picture for that seed, which is where the expanded caption says it
+  is ("at the top left").
 
 Cheap (8 kinds x 4 seeds = 32 images, about 20 s on one thread): a quick check of a training snapshot before
 the whole benchmark.
 
     python bench/kind_binding.py [--model DIR ...] [--truth] [--seeds 4] [--colour blue] [--background "a white background"]
 
-Last line per model: `model=... binding=... kind=... colour=...`
+Last line per model: `model=... binding=... kind=... colour=... position=...`
 """
 
 from __future__ import annotations
@@ -37,6 +40,22 @@ def pairwise_difference(images: list[np.ndarray]) -> float:
     """Mean absolute difference (grey levels) over every pair of images."""
     pairs = list(itertools.combinations(images, 2))
     return float(np.mean([np.abs(a.astype(np.float32) - b.astype(np.float32)).mean() for a, b in pairs]))
+
+
+def placed(result, prompt: str, seed: int) -> float:
+    """1 if the object the benchmark matched to the prompt's object sits within 10% of the frame (each way)
+    of where the world puts it in a one-frame picture for this seed, which is where the expanded caption says
+    it is ("at the top left"). (The benchmark's own expectation is of the 9-frame still, which the world may
+    lay out differently.)"""
+    from haneul.world import render_clip
+
+    chain = result.match.assigned.get(0)
+    if chain is None:
+        return 0.0
+    truth = render_clip(prompt, result.width, result.height, 1, 8.0, seed).truth
+    x, y = truth["frames"][0]["objects"][0]["centre"]
+    det = chain.dets[0]
+    return float(abs(det.x - x) <= 0.1 * result.width and abs(det.y - y) <= 0.1 * result.height)
 
 
 def model_drawer(model: str | None):
@@ -67,16 +86,17 @@ def measure(draw, seeds: int, colour: str, background: str) -> dict:
     from haneul.world import vocab
 
     images: dict[tuple[str, int], np.ndarray] = {}
-    scores: dict[str, list[float]] = {"kind": [], "colour": []}
+    scores: dict[str, list[float]] = {"kind": [], "colour": [], "position": []}
     for kind, seed in itertools.product(vocab.KINDS, range(seeds)):
         prompt = f"a large {colour} {kind} on {background}"
         images[kind, seed] = draw(prompt, seed)
         # Scored as a still clip: the benchmark follows objects over frames and needs a few to match one.
         still = np.repeat(images[kind, seed][None], STILL_FRAMES, axis=0)
-        result = evaluate_video(still, prompt, seed=seed)
-        for dim in scores:
+        result = evaluate_video(still, prompt, seed=seed, keep=True)
+        for dim in ("kind", "colour"):
             if result.scores.get(dim) is not None:
                 scores[dim].append(result.scores[dim])
+        scores["position"].append(placed(result, prompt, seed))
     across_kinds = np.mean([pairwise_difference([images[k, s] for k in vocab.KINDS]) for s in range(seeds)])
     across_seeds = np.mean([pairwise_difference([images[k, s] for s in range(seeds)]) for k in vocab.KINDS])
     return {
@@ -99,12 +119,21 @@ def main() -> None:
     if args.seeds < 2:
         parser.error("--seeds must be at least 2 (the binding figure compares seeds)")
     torch.set_num_threads(args.threads)
+    from haneul.errors import InputError
+
     drawers = [("truth", truth_drawer())] if args.truth else []
-    drawers += [(model or "bundled", model_drawer(model)) for model in args.model or [None]]
+    try:
+        drawers += [(model or "bundled", model_drawer(model)) for model in args.model or [None]]
+    except InputError as e:
+        parser.error(str(e))
     for name, draw in drawers:
         row = {"model": name, **measure(draw, args.seeds, args.colour, args.background)}
         print(json.dumps(row))
-        print(" ".join(f"{k}={v}" for k, v in row.items() if k in ("model", "binding", "kind", "colour")))
+        print(
+            " ".join(
+                f"{k}={v}" for k, v in row.items() if k in ("model", "binding", "kind", "colour", "position")
+            )
+        )
 
 
 if __name__ == "__main__":
