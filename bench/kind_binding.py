@@ -5,7 +5,7 @@ noise, one frame at the model's square size. A model that reads the kind word dr
 different kinds; one that does not draws the same blob for all of them (session 25: the bundled model's
 images of one seed were identical to the eye across all eight kinds, although the colour word was followed).
 
-Two figures per model:
+Figures per model:
 - `binding`: the mean pixel difference between two kinds' images of one seed, over the mean difference
   between two seeds' images of one kind. 0: the kind word changes nothing; about 1: the kind word changes the
   picture as much as the noise does.
@@ -16,8 +16,8 @@ Two figures per model:
   where the world puts it in a one-frame picture for that seed, which is where the expanded caption says it
   is ("at the top left").
 
-Cheap (8 kinds x 4 seeds = 32 images, about 20 s on one thread): a quick check of a training snapshot before
-the whole benchmark.
+Cheap (8 kinds x 4 seeds = 32 images, about 3 minutes on one thread beside a training run): a quick check of
+a training snapshot before the whole benchmark.
 
     python bench/kind_binding.py [--model DIR ...] [--truth] [--seeds 4] [--colour blue] [--background "a white background"]
 
