@@ -291,7 +291,7 @@ class DiTTask:
         tokens = (f // pt) * (h // ph) * (w // pw)
         prompts, given_np, times = self.draw(batch, step, f, tokens)
         contrast = bool(self.config.kind_contrast_weight) and batch.foreground is not None
-        others, chosen = self.kind_swaps(step, batch.indices, prompts) if contrast else ([], [])
+        others, chosen = self.caption_swaps(step, batch.indices, prompts) if contrast else ([], [])
         context, context_mask = self.encode_text(prompts + others, cached=len(prompts))
         noise = torch.stack([self.noise(step, i, x0.shape[1:]) for i in batch.indices]).to(x0.device)
         given = torch.from_numpy(given_np).to(x0.device)  # (B, F)
@@ -314,7 +314,7 @@ class DiTTask:
             loss = loss + self.config.kind_contrast_weight * hinge
         return loss, parts, len(rows) * tokens
 
-    def kind_swaps(self, step: int, indices: list[int], prompts: list[str]) -> tuple[list[str], list[int]]:
+    def caption_swaps(self, step: int, indices: list[int], prompts: list[str]) -> tuple[list[str], list[int]]:
         """(swapped captions, positions of their clips) for the clips whose caption uses, in English, words of
         `contrast_words` (kinds by default)."""
         # each clip's swap is a function of (seed, step, global index), like its other draws
