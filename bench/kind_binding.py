@@ -59,7 +59,7 @@ def placed(result, prompt: str, seed: int) -> float:
 
 
 def model_drawer(model: str | None):
-    """(prompt, size, seed) -> one frame (H, W, 3) uint8 from the model, and its square size."""
+    """A function (prompt, seed) -> one frame (H, W, 3) uint8 from the model at its square size."""
     from haneul.pipeline import load_pipeline
 
     pipe = load_pipeline(model)
@@ -72,7 +72,8 @@ def model_drawer(model: str | None):
 
 
 def truth_drawer(size: int = 128):
-    """The world's own render of each prompt and seed: what a perfect model would draw."""
+    """A function (prompt, seed) -> the world's own one-frame render at size x size: what a perfect model
+    would draw (the bundled model's square size is 128)."""
     from haneul.world import render_clip
 
     def draw(prompt: str, seed: int) -> np.ndarray:
