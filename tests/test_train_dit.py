@@ -172,6 +172,12 @@ def test_contrast_words_swap_one_vocabulary_the_caption_uses(setup):
     parts = ("box", "at the top left", "moves to the left slowly")
     assert all(sum(part not in s for part in parts) == 1 for s in seen)
     assert swap_contrast_words("a red ball rolls", ["position"], rng) == "a red ball rolls"  # nothing to swap
+    counted = swap_contrast_words("One object on the sea. " + caption, ["count"], rng)
+    assert counted.endswith(caption) and counted.split(" on the sea")[0] in (
+        "two objects",
+        "three objects",
+        "four objects",
+    )
     for bad in ("contrast_words=[shape]", "contrast_words=[]"):
         with pytest.raises(InputError, match="contrast_words"):
             DiTTask(load_config(DiTTrainConfig, setup, [bad]), Dist())

@@ -125,9 +125,10 @@ class DiTTrainConfig(TrainConfig):
     kind_contrast_weight: float = 0.0
     kind_contrast_margin: float = 0.05
     # Which words the contrast swaps (named for its first use, kinds): any of "kind", "colour", "position"
-    # (where an object starts: "at the top left") and "direction" (which way it moves: "to the left"). Each
-    # clip swaps one of them, drawn per clip among those its caption uses. Session 25 found the bundled
-    # model's samples follow the colour words but not the kind, position or count (bench/kind_binding.py).
+    # (where an object starts: "at the top left"), "direction" (which way it moves: "to the left") and "count"
+    # (the caption's "One object", "Two objects"; haneul.world.captions.VOCABULARIES). Each clip swaps one
+    # of them, drawn per clip among those its caption uses. Session 25 found the bundled model's samples
+    # follow the colour words but not the kind, position or count (bench/kind_binding.py).
     contrast_words: list = field(default_factory=lambda: ["kind"])
     # Probabilities of each conditioning mask over latent frames (normalised; one-frame clips get "none").
     masks: dict = field(

@@ -39,29 +39,19 @@ from haneul.train.config import DiTTrainConfig
 from haneul.train.data import Batch, rng_for
 from haneul.train.loop import Dist, Trainer, autocast
 from haneul.weights import config_from_json, config_to_json, load_config, load_state, save_module
+from haneul.world.captions import VOCABULARIES, swap_words
 
 MASK_MODES = ("none", "first", "last", "first_last", "prefix", "suffix", "keyframes")
 
 
-CONTRAST_WORDS = ("kind", "colour", "position", "direction")  # what `contrast_words` may name
-
-
 def swap_contrast_words(caption: str, names: list[str], rng: np.random.Generator) -> str:
-    """`caption` with the words of one vocabulary of `names` (CONTRAST_WORDS) swapped for others
+    """`caption` with the words of one vocabulary of `names` (VOCABULARIES' keys) swapped for others
     (`haneul.world.captions.swap_words`): the first, in an order drawn from rng, that the caption uses.
     Unchanged if it uses none (an empty or Korean caption, a short prompt with no position)."""
-    from haneul.world import captions, vocab
-
-    tables = {
-        "kind": vocab.KINDS,
-        "colour": vocab.COLOUR_WORDS,
-        "position": captions.POSITION_PHRASES,
-        "direction": captions.DIRECTION_PHRASES,
-    }
     # one name draws nothing, so runs with the default ["kind"] swap exactly as they did before the option
     order = names if len(names) == 1 else [names[i] for i in rng.permutation(len(names))]
     for name in order:
-        other = captions.swap_words(caption, tables[name], rng)
+        other = swap_words(caption, VOCABULARIES[name], rng)
         if other != caption:
             return other
     return caption
@@ -119,10 +109,10 @@ def check_loss_settings(config: DiTTrainConfig) -> None:
             f"kind_contrast_weight {c.kind_contrast_weight:g} and kind_contrast_margin {c.kind_contrast_margin:g} "
             "must be >= 0 (weight 0 = off)"
         )
-    unknown = [w for w in c.contrast_words if w not in CONTRAST_WORDS]
+    unknown = [w for w in c.contrast_words if w not in VOCABULARIES]
     if unknown or not c.contrast_words:
         raise InputError(
-            f"contrast_words {c.contrast_words} must name one or more of {', '.join(CONTRAST_WORDS)}"
+            f"contrast_words {c.contrast_words} must name one or more of {', '.join(VOCABULARIES)}"
         )
     if not (0 <= c.low_noise_prob and 0 <= c.high_noise_prob and c.low_noise_prob + c.high_noise_prob <= 1):
         raise InputError(

@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 
+from haneul.world import vocab
 from haneul.world.sim import Scene, position_label
 from haneul.world.spec import ObjectSpec, SceneSpec
 from haneul.world.vocab import Words
@@ -47,6 +48,18 @@ DIRECTION_NAMES = {
 # and "to the left" (which way it moves) change apart. Training's caption contrast uses them.
 POSITION_PHRASES = {k: Words((f"at the {v}",)) for k, v in POSITION_NAMES.items()}
 DIRECTION_PHRASES = {k: Words((v,)) for k, v in DIRECTION_NAMES.items()}
+COUNT_NAMES = {1: "One object", 2: "Two objects", 3: "Three objects", 4: "Four objects"}
+# lower case: swap_words looks words up in lower case (the text encoder is uncased)
+COUNT_PHRASES = {n: Words((v.lower(),)) for n, v in COUNT_NAMES.items()}
+# The vocabularies a caption's words can be swapped within, by name: training's caption contrast and
+# sampling's contrast guidance (haneul.guidance) name them.
+VOCABULARIES = {
+    "kind": vocab.KINDS,
+    "colour": vocab.COLOUR_WORDS,
+    "position": POSITION_PHRASES,
+    "direction": DIRECTION_PHRASES,
+    "count": COUNT_PHRASES,
+}
 BACKGROUND_NAMES = {
     "white": "a plain white background",
     "black": "a plain black background",
@@ -95,7 +108,7 @@ def detailed_caption(spec_or_scene: SceneSpec | Scene) -> str:
     scene = spec_or_scene if isinstance(spec_or_scene, Scene) else None
     spec = scene.spec if scene else spec_or_scene
     n = len(spec.objects)
-    count = {1: "One object", 2: "Two objects", 3: "Three objects", 4: "Four objects"}.get(n, "Objects")
+    count = COUNT_NAMES.get(n, "Objects")
     parts = []
     setting = (
         f"{count} on {BACKGROUND_NAMES[spec.background]}"
@@ -325,3 +338,11 @@ def swap_words(text: str, table: dict[str, Words], rng: np.random.Generator | No
             to[word] = other[min(j, len(other) - 1)]
     pattern = r"\b(" + "|".join(sorted(map(re.escape, to), key=len, reverse=True)) + r")\b"
     return re.sub(pattern, lambda m: to[m.group(1).lower()], text, flags=re.IGNORECASE)
+
+
+def swap_all(text: str, names: list[str], rng: np.random.Generator) -> str:
+    """`text` with the words of every vocabulary in `names` (keys of VOCABULARIES) swapped (`swap_words`):
+    "a red ball at the top" -> "a red box at the left" for ["kind", "position"]."""
+    for name in names:
+        text = swap_words(text, VOCABULARIES[name], rng)
+    return text
