@@ -19,7 +19,7 @@ Figures per model:
 Cheap (8 kinds x 4 seeds = 32 images, about 3 minutes on one thread beside a training run): a quick check of
 a training snapshot before the whole benchmark.
 
-    python bench/kind_binding.py [--model DIR ...] [--truth] [--seeds 4] [--colour blue] [--background "a white background"]
+    python bench/kind_binding.py [--model DIR ...] [--truth] [--seeds 4] [--colour blue] [--background "a white background"] [--contrast W]
 
 Last line per model: `model=... binding=... kind=... colour=... position=...`
 """
@@ -58,15 +58,19 @@ def placed(result, prompt: str, seed: int) -> float:
     return float(abs(det.x - x) <= 0.1 * result.width and abs(det.y - y) <= 0.1 * result.height)
 
 
-def model_drawer(model: str | None):
-    """A function (prompt, seed) -> one frame (H, W, 3) uint8 from the model at its square size."""
+def model_drawer(model: str | None, contrast: float | None = None):
+    """A function (prompt, seed) -> one frame (H, W, 3) uint8 from the model at its square size (with
+    contrast guidance of this weight; None: the model's)."""
     from haneul.pipeline import load_pipeline
 
     pipe = load_pipeline(model)
     size = next((w, h) for w, h in pipe.spec.sizes if w == h)
 
     def draw(prompt: str, seed: int) -> np.ndarray:
-        return pipe.generate(prompt, width=size[0], height=size[1], num_frames=1, seed=seed).frames[0]
+        video = pipe.generate(
+            prompt, width=size[0], height=size[1], num_frames=1, seed=seed, contrast=contrast
+        )
+        return video.frames[0]
 
     return draw
 
@@ -115,6 +119,9 @@ def main() -> None:
     parser.add_argument("--colour", default="blue", help="colour word of every prompt")
     parser.add_argument("--background", default="a white background", help="the prompts' place")
     parser.add_argument("--truth", action="store_true", help="also measure the world's own renders")
+    parser.add_argument(
+        "--contrast", type=float, default=None, help="contrast guidance weight (default: the model's)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()
     if args.seeds < 2:
@@ -124,7 +131,9 @@ def main() -> None:
 
     drawers = [("truth", truth_drawer())] if args.truth else []
     try:
-        drawers += [(model or "bundled", model_drawer(model)) for model in args.model or [None]]
+        drawers += [
+            (model or "bundled", model_drawer(model, args.contrast)) for model in args.model or [None]
+        ]
     except InputError as e:
         parser.error(str(e))
     for name, draw in drawers:

@@ -1,5 +1,6 @@
 """Guidance: at CFG scale 1 the conditional output, batched equal to two separate forwards; autoguidance
-adds the guide's difference for one guide forward."""
+adds the guide's difference for one guide forward; contrast guidance the swapped caption's difference, in
+the same batched forward."""
 
 import torch
 
@@ -91,3 +92,28 @@ def test_cfg_and_autoguidance_add_up():
     v_guide = guide.model(x, t, context, mask, given)
     want = v_cond + 2.0 * (v_cond - v_neg) + 1.0 * (v_cond - v_guide)
     torch.testing.assert_close(out, want, atol=1e-4, rtol=1e-5)
+
+
+def test_contrast_guidance_steers_away_from_the_swapped_caption_in_the_same_forward():
+    model, x, t, context, mask, neg, neg_mask, given = setup()
+    guide = random_dit(1)
+    d = model.model.config.text_dim
+    swapped = (torch.randn(1, 5, d), torch.ones(1, 5, dtype=torch.bool))
+    out = guided_velocity(model, x, t, context, mask, neg, neg_mask, given, 3.0, guide, 2.0, swapped, 2.5)
+    assert (model.calls, guide.calls) == (1, 1)  # cond, negative and swapped caption in one forward
+    v_cond = model.model(x, t, context, mask, given)
+    v_neg = model.model(x, t, neg.expand(2, -1, -1), neg_mask.expand(2, -1), given)
+    v_swap = model.model(x, t, swapped[0].expand(2, -1, -1), swapped[1].expand(2, -1), given)
+    v_guide = guide.model(x, t, context, mask, given)
+    assert not torch.allclose(v_cond, v_swap, atol=1e-3)  # else the check below could not fail
+    want = v_neg + 3.0 * (v_cond - v_neg) + 1.5 * (v_cond - v_swap) + 1.0 * (v_cond - v_guide)
+    torch.testing.assert_close(out, want, atol=1e-4, rtol=1e-5)
+
+
+def test_contrast_scale_one_skips_the_swapped_caption():
+    model, x, t, context, mask, neg, neg_mask, given = setup()
+    d = model.model.config.text_dim
+    swapped = (torch.randn(1, 5, d), torch.ones(1, 5, dtype=torch.bool))
+    plain = guided_velocity(model, x, t, context, mask, neg, neg_mask, given, 1.0)
+    same = guided_velocity(model, x, t, context, mask, neg, neg_mask, given, 1.0, None, 1.0, swapped, 1.0)
+    assert torch.equal(plain, same)

@@ -181,6 +181,13 @@ def generate(
         float | None,
         typer.Option(help="Weight of the model's guide transformer (1: off); default the model's."),
     ] = None,
+    contrast: Annotated[
+        float | None,
+        typer.Option(
+            help="Weight of contrast guidance, away from the caption with its kind words swapped (1: off); "
+            "default the model's."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same video.")] = 0,
     negative_prompt: Annotated[str, typer.Option(help="What the video should not show.")] = "",
     sampler: Annotated[str | None, typer.Option(help="euler or heun.")] = None,
@@ -280,6 +287,8 @@ def generate(
         }
         if autoguidance is not None:  # only models with a guide transformer take it
             common["autoguidance"] = autoguidance
+        if contrast is not None:
+            common["contrast"] = contrast
         timing = {"seconds": seconds, "num_frames": num_frames}
         with progress_bar("sampling", enabled=not quiet) as update:
             common["progress"] = update

@@ -72,6 +72,10 @@ class ModelSpec:
     # Autoguidance weight (haneul.guidance): > 1 steers away from the model's guide transformer (the
     # model directory's guide/, a weaker model of the same task); 1 = off. Needs guide/ when not 1.
     autoguidance: float = 1.0
+    # Contrast guidance weight (haneul.guidance): > 1 steers away from the caption with the words of
+    # `contrast_words` (names in haneul.world.captions.VOCABULARIES) swapped for others; 1 = off.
+    contrast_guidance: float = 1.0
+    contrast_words: list[str] = field(default_factory=lambda: ["kind"])
     sampler: str = "euler"
     default_seconds: float = 2.0
     # Built-in prompt expander (haneul.prompting): "world" for models trained on the procedural world's
@@ -156,6 +160,14 @@ class Pipeline:
             raise InputError(
                 f"invalid model directory {str(path)!r}: {MODEL_FILE}: {e}", param="model"
             ) from e
+        from haneul.world.captions import VOCABULARIES
+
+        unknown = [w for w in spec.contrast_words if w not in VOCABULARIES]
+        if unknown:
+            raise InputError(
+                f"{str(path)!r}: haneul.json's contrast_words {unknown} are not among {list(VOCABULARIES)}",
+                param="model",
+            )
         vae = load_state(VideoVAE(load_config(VAEConfig, path / "vae")), path / "vae")
         dit = load_state(DiT(load_config(DiTConfig, path / "dit")), path / "dit")
         guide = None
@@ -265,6 +277,7 @@ class Pipeline:
         num_steps: int | None = None,
         guidance: float | None = None,
         autoguidance: float | None = None,
+        contrast: float | None = None,
         seed: int = 0,
         negative_prompt: str = "",
         sampler: str | None = None,
@@ -279,8 +292,10 @@ class Pipeline:
     ) -> GeneratedVideo:
         """Generate one video. Videos longer than the model's window are made window by window.
 
-        guidance: classifier-free guidance scale; autoguidance: the guide transformer's weight (1: off),
-        see haneul.guidance. Both default to the model's (haneul.json).
+        guidance: classifier-free guidance scale; autoguidance: the guide transformer's weight (1: off);
+        contrast: the weight of contrast guidance by the caption with its kind (and other `contrast_words`)
+        words swapped (1: off; no effect on a caption without such words); see haneul.guidance. All three
+        default to the model's (haneul.json).
 
         expand: rewrite the prompt into the detailed caption the model was trained on (`self.expander`);
         the caption is returned in GeneratedVideo.caption and metadata["expansion"].
@@ -311,6 +326,7 @@ class Pipeline:
             prompt, width, height, seconds, num_frames, fps, num_steps, guidance, sampler, strength
         )
         request["autoguidance"] = self._check_autoguidance(autoguidance)
+        request["contrast"] = self._check_contrast(contrast)
         check_prompt(request["prompt"])
         caption = request["prompt"]
         if expand and self.expander is not None:  # recaptioning: the caption is moderated too
@@ -337,6 +353,11 @@ class Pipeline:
         # 2. encode the prompt and the negative prompt (the unconditional branch of guidance)
         context, context_mask = self.text_encoder.encode([caption])
         neg_context, neg_mask = self.text_encoder.encode([negative_prompt])
+        contrast_caption = self._contrast_caption(caption, seed) if request["contrast"] != 1.0 else None
+        contrast_context = None
+        if contrast_caption is not None:
+            contrast_context = tuple(c.to(self.device) for c in self.text_encoder.encode([contrast_caption]))
+        request["contrast_caption"] = contrast_caption
 
         if init_video is not None and request["strength"] == 0.0:  # an edit of strength 0 is the input itself
             return self._result(
@@ -377,6 +398,7 @@ class Pipeline:
             generator,
             progress,
             invert_with,
+            contrast_context,
         )
 
         # 5. decode, streaming over time so memory stays flat for long videos
@@ -403,6 +425,8 @@ class Pipeline:
                     k: request[k]
                     for k in ("width", "height", "num_frames", "num_steps", "guidance", "autoguidance")
                 },
+                "contrast": request.get("contrast", 1.0),
+                "contrast_caption": request.get("contrast_caption"),
                 "sampler": request["sampler"],
                 "negative_prompt": negative_prompt,
                 "mode": mode,
@@ -458,6 +482,20 @@ class Pipeline:
                 param="autoguidance",
             )
         return autoguidance
+
+    def _check_contrast(self, contrast: float | None) -> float:
+        contrast = self.spec.contrast_guidance if contrast is None else float(contrast)
+        if not 0 <= contrast <= 30:
+            raise InputError(f"contrast {contrast:g} is out of range 0-30", param="contrast")
+        return contrast
+
+    def _contrast_caption(self, caption: str, seed: int) -> str | None:
+        """The caption with the words of the model's `contrast_words` swapped for others (drawn from the
+        seed), or None when it has none of them (nothing to contrast with)."""
+        from haneul.world.captions import swap_all
+
+        swapped = swap_all(caption, self.spec.contrast_words, np.random.default_rng(seed))
+        return None if swapped == caption else swapped
 
     def _latent_shape(self, width: int, height: int, num_frames: int) -> tuple[int, int, int, int]:
         c = self.vae.config
@@ -526,10 +564,12 @@ class Pipeline:
         generator,
         progress,
         invert_with=None,
+        contrast=None,
     ) -> torch.Tensor:
         """Sample the whole latent video, one window at a time; each window is given the end of the last.
 
         invert_with: (context, mask) to invert an edit's latents with (no guidance), instead of fresh noise.
+        contrast: (context, mask) of the swapped caption for contrast guidance (None: none).
         """
         from haneul.flow import sample, shift_for_tokens, timesteps
         from haneul.guidance import guided_velocity
@@ -582,6 +622,8 @@ class Pipeline:
                         request["guidance"],
                         self.guide,
                         request["autoguidance"],
+                        contrast,
+                        request["contrast"],
                     )
                 return v.float()
 

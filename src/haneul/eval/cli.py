@@ -52,6 +52,10 @@ def world(
             help="With --model: autoguidance weight, for a model with a guide (default: the model's; 1: off)."
         ),
     ] = None,
+    contrast: Annotated[
+        float | None,
+        typer.Option(help="With --model: contrast guidance weight (default: the model's; 1: off)."),
+    ] = None,
     expand: Annotated[
         bool,
         typer.Option(
@@ -69,18 +73,19 @@ def world(
     from haneul.generate_cli import user_errors
 
     with user_errors():
-        items = _items(videos, out, model, prompts, limit, steps, guidance, autoguidance, expand)
+        guides = {"guidance": guidance, "autoguidance": autoguidance, "contrast": contrast}
+        items = _items(videos, out, model, prompts, limit, steps, guides, expand)
         meta = {"source": str(model or videos)}
         if model is not None:
             meta["expand"] = expand
-            given = {"steps": steps, "guidance": guidance, "autoguidance": autoguidance}
+            given = {"steps": steps, **guides}
             meta.update({k: v for k, v in given.items() if v is not None})  # what the videos were made with
         summary, paths = _score(items, out, report, meta)
     _print_summary(summary)
     typer.echo(f"wrote {paths['json']}" + (f" and {paths['html']}" if report else ""), err=True)
 
 
-def _items(videos, out, model, prompts, limit, steps, guidance, autoguidance, expand):
+def _items(videos, out, model, prompts, limit, steps, guides, expand):
     from haneul.errors import InputError
     from haneul.eval.benchmark import read_items
 
@@ -89,7 +94,7 @@ def _items(videos, out, model, prompts, limit, steps, guidance, autoguidance, ex
     if model is not None and videos is not None:
         raise InputError("give either VIDEOS or --model, not both", param="videos")
     if model is None:
-        given = {"--steps": steps, "--guidance": guidance, "--autoguidance": autoguidance}
+        given = {"--steps": steps, **{f"--{k}": v for k, v in guides.items()}}
         if any(v is not None for v in given.values()):
             names = ", ".join(k for k, v in given.items() if v is not None)
             raise InputError(f"{names} need --model (they set how its videos are made)", param="model")
@@ -105,8 +110,7 @@ def _items(videos, out, model, prompts, limit, steps, guidance, autoguidance, ex
         rows,
         out / "videos",
         num_steps=steps,
-        guidance=guidance,
-        autoguidance=autoguidance,
+        **guides,
         expand=expand,
     )
     return read_items(listing)

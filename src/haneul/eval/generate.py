@@ -24,6 +24,7 @@ def generate_videos(
     num_steps: int | None = None,
     guidance: float | None = None,
     autoguidance: float | None = None,
+    contrast: float | None = None,
     progress: bool = True,
     expand: bool = True,
 ) -> Path:
@@ -56,6 +57,7 @@ def generate_videos(
                     num_steps=num_steps,
                     guidance=guidance,
                     autoguidance=autoguidance,
+                    contrast=contrast,
                     seed=int(row.get("seed", 0)),
                     expand=expand,
                 )
