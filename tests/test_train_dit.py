@@ -159,20 +159,20 @@ def test_kind_contrast_adds_a_hinge_on_swapped_kind_words(setup):
 def test_contrast_words_swap_one_vocabulary_the_caption_uses(setup):
     """Each clip's contrast swaps one of the named vocabularies, drawn among those its caption uses: where an
     object starts ("at the top left") and which way it moves ("to the left") change apart."""
-    from haneul.train.dit_task import swap_contrast_words
+    from haneul.world.captions import swap_one
 
     caption = "A medium yellow box at the top left moves to the left slowly."
     rng = np.random.default_rng(0)
-    moved = swap_contrast_words(caption, ["position"], rng)
+    moved = swap_one(caption, ["position"], rng)
     assert "box" in moved and "moves to the left" in moved and "at the top left" not in moved
-    turned = swap_contrast_words(caption, ["direction"], rng)
+    turned = swap_one(caption, ["direction"], rng)
     assert "at the top left" in turned and "moves to the left slowly" not in turned
-    seen = {swap_contrast_words(caption, ["kind", "position", "direction"], rng) for _ in range(30)}
+    seen = {swap_one(caption, ["kind", "position", "direction"], rng) for _ in range(30)}
     assert any("box" not in s for s in seen) and any("at the top left" not in s for s in seen)
     parts = ("box", "at the top left", "moves to the left slowly")
     assert all(sum(part not in s for part in parts) == 1 for s in seen)
-    assert swap_contrast_words("a red ball rolls", ["position"], rng) == "a red ball rolls"  # nothing to swap
-    counted = swap_contrast_words("One object on the sea. " + caption, ["count"], rng)
+    assert swap_one("a red ball rolls", ["position"], rng) == "a red ball rolls"  # nothing to swap
+    counted = swap_one("One object on the sea. " + caption, ["count"], rng)
     assert counted.endswith(caption) and counted.split(" on the sea")[0] in (
         "two objects",
         "three objects",

@@ -39,22 +39,9 @@ from haneul.train.config import DiTTrainConfig
 from haneul.train.data import Batch, rng_for
 from haneul.train.loop import Dist, Trainer, autocast
 from haneul.weights import config_from_json, config_to_json, load_config, load_state, save_module
-from haneul.world.captions import VOCABULARIES, swap_words
+from haneul.world.captions import VOCABULARIES, swap_one
 
 MASK_MODES = ("none", "first", "last", "first_last", "prefix", "suffix", "keyframes")
-
-
-def swap_contrast_words(caption: str, names: list[str], rng: np.random.Generator) -> str:
-    """`caption` with the words of one vocabulary of `names` (VOCABULARIES' keys) swapped for others
-    (`haneul.world.captions.swap_words`): the first, in an order drawn from rng, that the caption uses.
-    Unchanged if it uses none (an empty or Korean caption, a short prompt with no position)."""
-    # one name draws nothing, so runs with the default ["kind"] swap exactly as they did before the option
-    order = names if len(names) == 1 else [names[i] for i in rng.permutation(len(names))]
-    for name in order:
-        other = swap_words(caption, VOCABULARIES[name], rng)
-        if other != caption:
-            return other
-    return caption
 
 
 def resolve_vae_dir(path: str) -> Path:
@@ -309,7 +296,7 @@ class DiTTask:
         `contrast_words` (kinds by default)."""
         # each clip's swap is a function of (seed, step, global index), like its other draws
         others = [
-            swap_contrast_words(p, self.config.contrast_words, rng_for(self.config.seed, step, 11, index))
+            swap_one(p, self.config.contrast_words, rng_for(self.config.seed, step, 11, index))
             for p, index in zip(prompts, indices, strict=True)
         ]
         chosen = [i for i, (p, o) in enumerate(zip(prompts, others, strict=True)) if o != p]

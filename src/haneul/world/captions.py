@@ -346,3 +346,16 @@ def swap_all(text: str, names: list[str], rng: np.random.Generator) -> str:
     for name in names:
         text = swap_words(text, VOCABULARIES[name], rng)
     return text
+
+
+def swap_one(text: str, names: list[str], rng: np.random.Generator) -> str:
+    """`text` with the words of one vocabulary of `names` (keys of VOCABULARIES) swapped (`swap_words`): the
+    first, in an order drawn from rng, that the text uses. Unchanged if it uses none (an empty or Korean
+    caption, a short prompt with no position). Training's caption contrast swaps so, one vocabulary a clip."""
+    # one name draws nothing, so runs with the default ["kind"] swap exactly as they did before the option
+    order = names if len(names) == 1 else [names[i] for i in rng.permutation(len(names))]
+    for name in order:
+        other = swap_words(text, VOCABULARIES[name], rng)
+        if other != text:
+            return other
+    return text
