@@ -1,4 +1,5 @@
-"""The VAE trainer: decoder-only fine-tuning keeps the encoder (and so the latents) exactly."""
+"""The VAE trainer: decoder-only fine-tuning keeps the encoder (and so the latents) exactly; init with less
+time compression starts from init's weights."""
 
 from __future__ import annotations
 
@@ -28,6 +29,26 @@ def test_freeze_encoder_trains_only_the_decoder_and_keeps_latent_stats(tmp_path)
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
     kept = load_config(VAEConfig, tmp_path / "out/vae")
     assert (kept.shift_factor, kept.scale_factor) == (0.5, 0.25)
+
+
+def test_init_with_less_time_compression(tmp_path):
+    torch.manual_seed(0)
+    config = VAEConfig(latent_channels=4, channels=(8, 8, 16), spatial_factor=4, temporal_factor=4)
+    save_module(VideoVAE(config), config, tmp_path / "init" / "vae", dtype="fp32")
+    yaml = tmp_path / "vae.yaml"
+    yaml.write_text(
+        f"data: {make_folder(tmp_path / 'data', corrupt=False)}\nout: {tmp_path / 'out'}\n"
+        "sizes: [[32, 32]]\nframe_counts: [1, 9]\nframe_weights: [0.5, 0.5]\n"
+        f"steps: 2\nwarmup_steps: 1\nbatch_size: 2\nnum_threads: 1\ninit: {tmp_path / 'init'}\n"
+    )
+    train_vae(yaml, ["model.temporal_factor=2"])
+    assert load_config(VAEConfig, tmp_path / "out/vae").temporal_factor == 2
+    before = load_file(tmp_path / "init/vae/model.safetensors")
+    after = load_file(tmp_path / "out/vae/model.safetensors")
+    assert (
+        before["encoder.levels.0.1.conv.weight"].shape[1]
+        == 2 * after["encoder.levels.0.1.conv.weight"].shape[1]
+    )
 
 
 def test_crop_candidates_pick_the_window_with_the_object():

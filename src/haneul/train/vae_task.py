@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from haneul.errors import InputError
 from haneul.models.vae import VAEConfig, VideoVAE
+from haneul.models.vae_convert import with_temporal_factor
 from haneul.train import card
 from haneul.train.config import VAETrainConfig
 from haneul.train.data import Batch, make_data, rng_for
@@ -40,6 +41,10 @@ class VAETask:
             init_dir = Path(config.init) / "vae"
             self.vae_config = load_config(VAEConfig, init_dir)
             self.model = load_state(VideoVAE(self.vae_config), init_dir)
+            # The only model field init's can be changed in: less time compression, from init's weights.
+            if "temporal_factor" in config.model:
+                self.model = with_temporal_factor(self.model, int(config.model["temporal_factor"]))
+                self.vae_config = self.model.config
         if config.freeze_encoder:
             if not config.init:
                 raise InputError("freeze_encoder needs init: the trained VAE whose decoder to fine-tune")
