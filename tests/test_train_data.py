@@ -116,6 +116,8 @@ def test_smaller_buckets_get_more_clips():
     buckets = [Bucket(128, 128, f) for f in (33, 17, 1)]
     sizes = [global_batch_size(b, buckets, config, world_size=2) for b in buckets]
     assert sizes == [4, 6, 36]  # 9, 5 and 1 latent frames: about the same tokens per step
+    halved = [global_batch_size(b, buckets, config, world_size=2, temporal_factor=2) for b in buckets]
+    assert halved == [4, 6, 64]  # a 2x-time VAE: 17, 9 and 1 latent frames (images capped by max_batch_size)
 
 
 def test_world_object_boxes_hold_the_objects():

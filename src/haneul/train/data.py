@@ -43,10 +43,9 @@ class Bucket:
     height: int
     frames: int
 
-    @property
-    def latent_volume(self) -> int:
-        """Pixels times latent frames: proportional to the transformer's token count."""
-        return self.width * self.height * (1 + (self.frames - 1) // 4)
+    def latent_volume(self, temporal_factor: int = 4) -> int:
+        """Pixels times latent frames (the VAE's time compression): proportional to the transformer's tokens."""
+        return self.width * self.height * (1 + (self.frames - 1) // temporal_factor)
 
 
 @dataclass
@@ -77,10 +76,12 @@ def all_buckets(config: TrainConfig) -> list[Bucket]:
     return [Bucket(int(w), int(h), int(f)) for (w, h) in config.sizes for f in config.frame_counts]
 
 
-def global_batch_size(bucket: Bucket, buckets: list[Bucket], config: TrainConfig, world_size: int) -> int:
+def global_batch_size(
+    bucket: Bucket, buckets: list[Bucket], config: TrainConfig, world_size: int, temporal_factor: int = 4
+) -> int:
     """`batch_size` clips for the largest bucket, proportionally more for smaller ones; divisible by world_size."""
-    largest = max(b.latent_volume for b in buckets)
-    n = int(config.batch_size * largest / bucket.latent_volume)
+    largest = max(b.latent_volume(temporal_factor) for b in buckets)
+    n = int(config.batch_size * largest / bucket.latent_volume(temporal_factor))
     n = max(config.batch_size, min(n, config.max_batch_size))
     return max(world_size, n - n % world_size)
 
@@ -93,12 +94,13 @@ def rank_slice(n: int, rank: int, world_size: int) -> range:
 class WorldData:
     """The procedural world, rendered on the fly; `world_pool` > 0 reuses a fixed pool of clips per bucket."""
 
-    def __init__(self, config: TrainConfig, world_size: int = 1):
+    def __init__(self, config: TrainConfig, world_size: int = 1, temporal_factor: int = 4):
         from haneul.world.clips import render_clip  # imported here: folder training needs no world
 
         self._render = render_clip
         self.config = config
         self.world_size = world_size
+        self.temporal_factor = temporal_factor  # the VAE's: batch sizes follow latent frames
         self.buckets = all_buckets(config)
         self.skipped = 0
         self.frames: dict[tuple, tuple] = {}  # pool clips (frames, captions, object boxes), if cache_frames
@@ -150,7 +152,7 @@ class WorldData:
     def batch(self, step: int, rank: int = 0) -> Batch:
         world_size = self.world_size
         bucket = self.bucket_for(step)
-        n = global_batch_size(bucket, self.buckets, self.config, world_size)
+        n = global_batch_size(bucket, self.buckets, self.config, world_size, self.temporal_factor)
         videos, captions, shorts, keys, indices, boxes = [], [], [], [], [], []
         for i in rank_slice(n, rank, world_size):
             seed = self.clip_seed(step, i, bucket)
@@ -234,9 +236,12 @@ def resize_cover(frames: np.ndarray, width: int, height: int) -> np.ndarray:
 class FolderData:
     """A folder with metadata.jsonl: each item goes to the bucket nearest its aspect ratio and length."""
 
-    def __init__(self, config: TrainConfig, folder: str | Path, world_size: int = 1):
+    def __init__(
+        self, config: TrainConfig, folder: str | Path, world_size: int = 1, temporal_factor: int = 4
+    ):
         self.config = config
         self.world_size = world_size
+        self.temporal_factor = temporal_factor  # the VAE's: batch sizes follow latent frames
         self.folder = Path(folder)
         self.sizes = [(int(w), int(h)) for w, h in config.sizes]
         items = read_metadata(self.folder)
@@ -302,7 +307,9 @@ class FolderData:
             for b_index, bucket in enumerate(self.buckets):
                 members = list(self.by_bucket[bucket])
                 rng_for(self.config.seed, epoch, 5, b_index).shuffle(members)
-                n = global_batch_size(bucket, self.buckets, self.config, self.world_size)
+                n = global_batch_size(
+                    bucket, self.buckets, self.config, self.world_size, self.temporal_factor
+                )
                 for start in range(0, len(members), n):
                     chunk = members[start : start + n]
                     chunk += [members[k % len(members)] for k in range(n - len(chunk))]  # wrap: fixed size
@@ -357,7 +364,7 @@ class FolderData:
         return resize_cover(frames, bucket.width, bucket.height), start
 
 
-def make_data(config: TrainConfig, world_size: int = 1) -> WorldData | FolderData:
+def make_data(config: TrainConfig, world_size: int = 1, temporal_factor: int = 4) -> WorldData | FolderData:
     if config.data == "world":
-        return WorldData(config, world_size)
-    return FolderData(config, config.data, world_size)
+        return WorldData(config, world_size, temporal_factor)
+    return FolderData(config, config.data, world_size, temporal_factor)

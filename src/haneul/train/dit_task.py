@@ -146,6 +146,7 @@ class DiTTask:
         self.vae_dir = resolve_vae_dir(config.vae)
         self.vae = load_state(VideoVAE(load_config(VAEConfig, self.vae_dir)), self.vae_dir)
         self.vae = self.vae.eval().requires_grad_(False).to(d.device)
+        self.temporal_factor = self.vae.config.temporal_factor
         if self.vae.config.scale_factor == 1.0 and self.vae.config.shift_factor == 0.0:
             print(f"warning: the VAE in {self.vae_dir} has no latent scale/shift (1, 0): did its run finish?")
         self.text = TextEncoder.from_dir(config.text_encoder)

@@ -44,6 +44,7 @@ PEAK_BF16_FLOPS = 0.92e12  # 2048^2 bf16 matmul measured on this CPU (COMMON not
 
 class Task(Protocol):
     model: nn.Module  # what the optimizer trains
+    temporal_factor: int  # the VAE's time compression: batch sizes follow latent frames
 
     def loss(self, model: nn.Module, batch: Batch, step: int) -> tuple[Tensor, dict[str, float], int]:
         """(loss to backpropagate, named parts for the log, tokens processed) for this process's batch."""
@@ -204,7 +205,7 @@ class Trainer:
             clean_stale_tmp(self.out, CHECKPOINT)
         self.console = Console(stderr=True, quiet=not self.d.main)
         self.task = task_factory(config, self.d)
-        self.data = make_data(config, self.d.world_size)
+        self.data = make_data(config, self.d.world_size, self.task.temporal_factor)
         model = self.task.model.to(self.d.device)
         self.ema = copy.deepcopy(model).requires_grad_(False).float()
         self.model = wrap_model(model, config, self.d)

@@ -45,6 +45,7 @@ class VAETask:
             if "temporal_factor" in config.model:
                 self.model = with_temporal_factor(self.model, int(config.model["temporal_factor"]))
                 self.vae_config = self.model.config
+        self.temporal_factor = self.vae_config.temporal_factor
         if config.freeze_encoder:
             if not config.init:
                 raise InputError("freeze_encoder needs init: the trained VAE whose decoder to fine-tune")
@@ -166,7 +167,7 @@ def latent_stats(vae: VideoVAE, config: VAETrainConfig, device: torch.device) ->
     old = vae.config.shift_factor, vae.config.scale_factor
     vae.config.shift_factor, vae.config.scale_factor = 0.0, 1.0
     vae.eval()
-    data = make_data(config)
+    data = make_data(config, temporal_factor=vae.config.temporal_factor)
     latents, step = [], 10**7  # far past any training step: clips the run never trained on
     count = 0
     while count < config.latent_stats_clips:
