@@ -4,7 +4,7 @@ The transformer can only make what the VAE can decode, so these scores bound the
 VAE (8x space, 16 channels) scored colour 0.00 and kind 0.01 here: it turned 20-pixel objects into grey
 blobs, which no amount of transformer training could have fixed.
 
-    python bench/vae_ceiling.py [--model DIR] [--limit 40] [--out DIR]
+    python bench/vae_ceiling.py [--model DIR] [--limit 40] [--out DIR] [--threads 2]
 
 Last line: the benchmark's JSON summary of the VAE round trips, then `ground_truth_overall=...` for contrast.
 """
@@ -25,8 +25,9 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model or VAE directory (default: the bundled model)")
     parser.add_argument("--limit", type=int, default=40, help="evenly spaced standard prompts (0: all 212)")
     parser.add_argument("--out", default=None, help="keep the videos and results here")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (1 beside a training run)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
 
     from haneul.eval.benchmark import read_items, run_benchmark
     from haneul.eval.prompt_set import load_prompts

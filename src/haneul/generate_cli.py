@@ -168,7 +168,10 @@ def generate(
         float | None, typer.Option(help="Duration, up to the model's max_seconds (bundled: 120 s).")
     ] = None,
     num_frames: Annotated[
-        int | None, typer.Option(help="Exact frame count (1 + 4k); overrides --seconds.")
+        int | None,
+        typer.Option(
+            help="Exact frame count: 1 + k x the model's time compression (e.g. 17, 33); overrides --seconds."
+        ),
     ] = None,
     fps: Annotated[float | None, typer.Option(help="Frames per second; default the model's.")] = None,
     steps: Annotated[
@@ -305,7 +308,8 @@ def generate(
                     pipe, prompt, inputs["keyframes"], **{k: v for k, v in timing.items() if v}, **common
                 )
             elif inputs["edit"] is not None:
-                edit_frames = num_frames or (1 + 4 * ((len(inputs["edit"]) - 1) // 4))
+                step = pipe.frame_step  # the longest 1 + step * k frames of the input
+                edit_frames = num_frames or (1 + step * ((len(inputs["edit"]) - 1) // step))
                 video = pipe.generate(
                     prompt, init_video=inputs["edit"], strength=strength, num_frames=edit_frames, **common
                 )

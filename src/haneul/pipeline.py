@@ -62,7 +62,7 @@ class ModelSpec:
     sizes: list[tuple[int, int]] = field(default_factory=lambda: [(128, 128)])  # native (trained) sizes
     max_side: int = 256  # any multiple of the latent grid up to this side is accepted; native sizes look best
     fps: list[float] = field(default_factory=lambda: [8.0])
-    max_frames: int = 33  # frames per window (1 + 4k); longer videos are made window by window
+    max_frames: int = 33  # frames per window (1 + tf * k); longer videos are made window by window
     max_seconds: float = 120.0
     modes: list[str] = field(
         default_factory=lambda: ["text", "image", "extend", "keyframes", "edit", "loop", "join"]
@@ -242,7 +242,7 @@ class Pipeline:
         )
 
     def check_frames(self, num_frames: int | None, seconds: float | None, fps: float) -> int:
-        """Frame counts are 1 + 4k (the VAE's time compression); seconds round up to the next such count."""
+        """Frame counts are 1 + tf * k (tf: the VAE's time compression); seconds round up to the next such count."""
         tf = self.vae.config.temporal_factor
         if num_frames is None:
             seconds = self.spec.default_seconds if seconds is None else seconds
