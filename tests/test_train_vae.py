@@ -12,17 +12,25 @@ from haneul.train.runs import train_vae
 from haneul.weights import load_config, save_module
 
 
-def test_freeze_encoder_trains_only_the_decoder_and_keeps_latent_stats(tmp_path):
-    torch.manual_seed(0)
-    config = VAEConfig(latent_channels=4, channels=(8, 8, 16), shift_factor=0.5, scale_factor=0.25)
+def _config_from_init(tmp_path, config: VAEConfig, extra: str):
+    """A training config on a small folder, starting from a saved VAE of `config` (tmp_path/init)."""
     save_module(VideoVAE(config), config, tmp_path / "init" / "vae", dtype="fp32")
     yaml = tmp_path / "vae.yaml"
     yaml.write_text(
-        f"data: {make_folder(tmp_path / 'data', corrupt=False)}\nout: {tmp_path / 'out'}\n"
-        "sizes: [[32, 32], [48, 32], [32, 48]]\nframe_counts: [1, 9]\nframe_weights: [0.5, 0.5]\n"
-        f"steps: 3\nwarmup_steps: 1\nbatch_size: 2\nnum_threads: 1\ninit: {tmp_path / 'init'}\nfreeze_encoder: true\n"
+        f"data: {make_folder(tmp_path / 'data', corrupt=False)}\nout: {tmp_path / 'out'}\n{extra}\n"
+        "frame_counts: [1, 9]\nframe_weights: [0.5, 0.5]\nwarmup_steps: 1\nbatch_size: 2\nnum_threads: 1\n"
+        f"init: {tmp_path / 'init'}\n"
     )
-    train_vae(yaml, [])
+    return yaml
+
+
+def test_freeze_encoder_trains_only_the_decoder_and_keeps_latent_stats(tmp_path):
+    torch.manual_seed(0)
+    config = VAEConfig(latent_channels=4, channels=(8, 8, 16), shift_factor=0.5, scale_factor=0.25)
+    train_vae(
+        _config_from_init(tmp_path, config, "sizes: [[32, 32], [48, 32], [32, 48]]\nsteps: 3"),
+        ["freeze_encoder=true"],
+    )
     before = load_file(tmp_path / "init/vae/model.safetensors")
     after = load_file(tmp_path / "out/vae/model.safetensors")
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("encoder."))
@@ -34,14 +42,7 @@ def test_freeze_encoder_trains_only_the_decoder_and_keeps_latent_stats(tmp_path)
 def test_init_with_less_time_compression(tmp_path):
     torch.manual_seed(0)
     config = VAEConfig(latent_channels=4, channels=(8, 8, 16), spatial_factor=4, temporal_factor=4)
-    save_module(VideoVAE(config), config, tmp_path / "init" / "vae", dtype="fp32")
-    yaml = tmp_path / "vae.yaml"
-    yaml.write_text(
-        f"data: {make_folder(tmp_path / 'data', corrupt=False)}\nout: {tmp_path / 'out'}\n"
-        "sizes: [[32, 32]]\nframe_counts: [1, 9]\nframe_weights: [0.5, 0.5]\n"
-        f"steps: 2\nwarmup_steps: 1\nbatch_size: 2\nnum_threads: 1\ninit: {tmp_path / 'init'}\n"
-    )
-    train_vae(yaml, ["model.temporal_factor=2"])
+    train_vae(_config_from_init(tmp_path, config, "sizes: [[32, 32]]\nsteps: 2"), ["model.temporal_factor=2"])
     assert load_config(VAEConfig, tmp_path / "out/vae").temporal_factor == 2
     before = load_file(tmp_path / "init/vae/model.safetensors")
     after = load_file(tmp_path / "out/vae/model.safetensors")
