@@ -221,7 +221,7 @@ def _level_kernels(config: VAEConfig) -> list[int]:
     return [config.temporal_kernel if i >= levels - config.temporal_levels else 1 for i in range(levels)]
 
 
-def _time_steps(config: VAEConfig) -> list[bool]:
+def time_steps(config: VAEConfig) -> list[bool]:
     """Whether the step from level i to i+1 also halves time: the lowest-resolution steps do."""
     steps = len(config.channels) - 1
     return [i >= steps - config.temporal_downsamples for i in range(steps)]
@@ -236,7 +236,7 @@ class Encoder(nn.Module):
         self.patch = p
         self.conv_in = CausalConv3d(config.in_channels * p * p, ch[0], (1, 3))
         self.levels = nn.ModuleList()
-        for i, time in enumerate(_time_steps(config) + [None]):
+        for i, time in enumerate(time_steps(config) + [None]):
             blocks = [ResBlock(ch[i], ch[i], kts[i]) for _ in range(config.encoder_blocks)]
             if time is not None:
                 blocks.append(Downsample(ch[i], ch[i + 1], time))
@@ -266,7 +266,7 @@ class Decoder(nn.Module):
         self.conv_in = CausalConv3d(config.latent_channels, ch[-1], (kts[-1], 3))
         self.mid = nn.ModuleList([ResBlock(ch[-1], ch[-1], kts[-1]) for _ in range(config.mid_blocks)])
         self.levels = nn.ModuleList()
-        times = _time_steps(config)
+        times = time_steps(config)
         for i in reversed(range(len(ch))):
             blocks = [ResBlock(ch[i], ch[i], kts[i]) for _ in range(config.decoder_blocks)]
             if i > 0:

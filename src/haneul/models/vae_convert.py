@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from haneul.errors import InputError
-from haneul.models.vae import Downsample, Upsample, VideoVAE, _time_steps
+from haneul.models.vae import Downsample, Upsample, VideoVAE, time_steps
 
 
 def halve_time_compression(vae: VideoVAE) -> VideoVAE:
@@ -27,19 +27,18 @@ def halve_time_compression(vae: VideoVAE) -> VideoVAE:
     if config.temporal_factor < 2:
         raise InputError(f"temporal_factor {config.temporal_factor} has no time compression to halve")
     new = VideoVAE(dataclasses.replace(config, temporal_factor=config.temporal_factor // 2))
-    step = _time_steps(config).index(True)  # the highest-resolution step that halves time
-    state = {k: v.clone() for k, v in vae.state_dict().items()}
-    old_down: Downsample = vae.encoder.levels[step][-1]
-    new_down: Downsample = new.encoder.levels[step][-1]
+    step = time_steps(config).index(True)  # the highest-resolution step that halves time
     up_level = len(config.channels) - 2 - step  # the decoder's levels run from low resolution to high
-    old_up: Upsample = vae.decoder.levels[up_level][-1]
-    new_up: Upsample = new.decoder.levels[up_level][-1]
-    down = f"encoder.levels.{step}.{len(vae.encoder.levels[step]) - 1}"  # the level's last block samples
-    up = f"decoder.levels.{up_level}.{len(vae.decoder.levels[up_level]) - 1}"
+    old_down, new_down = vae.encoder.levels[step][-1], new.encoder.levels[step][-1]
+    old_up, new_up = vae.decoder.levels[up_level][-1], new.decoder.levels[up_level][-1]
+    shapes = {k: v.shape for k, v in new.state_dict().items()}
+    kept = {k: v for k, v in vae.state_dict().items() if v.shape == shapes[k]}
+    new.load_state_dict(kept, strict=False)  # all but the two rewritten convolutions, set below
     with torch.no_grad():
-        state[f"{down}.conv.weight"] = _unfolded_down_weight(old_down, new_down)
-        state[f"{up}.conv.weight"], state[f"{up}.conv.bias"] = _unfolded_up_weight(old_up, new_up)
-    new.load_state_dict(state)
+        new_down.conv.weight.copy_(_unfolded_down_weight(old_down, new_down))
+        weight, bias = _unfolded_up_weight(old_up, new_up)
+        new_up.conv.weight.copy_(weight)
+        new_up.conv.bias.copy_(bias)
     return new
 
 
@@ -90,8 +89,6 @@ def _unfolded_up_weight(old: Upsample, new: Upsample) -> tuple[Tensor, Tensor]:
 
 def with_temporal_factor(vae: VideoVAE, temporal_factor: int) -> VideoVAE:
     """`vae` itself if it already compresses time by `temporal_factor`, else halved until it does."""
-    if temporal_factor == vae.config.temporal_factor:
-        return vae
     factor = vae.config.temporal_factor
     if temporal_factor < 1 or temporal_factor > factor or factor % temporal_factor:
         raise InputError(
