@@ -160,14 +160,14 @@ class Pipeline:
             raise InputError(
                 f"invalid model directory {str(path)!r}: {MODEL_FILE}: {e}", param="model"
             ) from e
-        from haneul.world.captions import VOCABULARIES
+        from haneul.world.captions import check_vocabulary_names
 
-        unknown = [w for w in spec.contrast_words if w not in VOCABULARIES]
-        if unknown:
+        try:
+            check_vocabulary_names(spec.contrast_words, "contrast_words")
+        except InputError as e:
             raise InputError(
-                f"{str(path)!r}: haneul.json's contrast_words {unknown} are not among {list(VOCABULARIES)}",
-                param="model",
-            )
+                f"invalid model directory {str(path)!r}: {MODEL_FILE}: {e}", param="model"
+            ) from e
         vae = load_state(VideoVAE(load_config(VAEConfig, path / "vae")), path / "vae")
         dit = load_state(DiT(load_config(DiTConfig, path / "dit")), path / "dit")
         guide = None

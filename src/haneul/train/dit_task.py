@@ -39,7 +39,7 @@ from haneul.train.config import DiTTrainConfig
 from haneul.train.data import Batch, rng_for
 from haneul.train.loop import Dist, Trainer, autocast
 from haneul.weights import config_from_json, config_to_json, load_config, load_state, save_module
-from haneul.world.captions import VOCABULARIES, swap_one
+from haneul.world.captions import check_vocabulary_names, swap_one
 
 MASK_MODES = ("none", "first", "last", "first_last", "prefix", "suffix", "keyframes")
 
@@ -96,11 +96,7 @@ def check_loss_settings(config: DiTTrainConfig) -> None:
             f"kind_contrast_weight {c.kind_contrast_weight:g} and kind_contrast_margin {c.kind_contrast_margin:g} "
             "must be >= 0 (weight 0 = off)"
         )
-    unknown = [w for w in c.contrast_words if w not in VOCABULARIES]
-    if unknown or not c.contrast_words:
-        raise InputError(
-            f"contrast_words {c.contrast_words} must name one or more of {', '.join(VOCABULARIES)}"
-        )
+    check_vocabulary_names(c.contrast_words, "contrast_words")
     if not (0 <= c.low_noise_prob and 0 <= c.high_noise_prob and c.low_noise_prob + c.high_noise_prob <= 1):
         raise InputError(
             f"low_noise_prob {c.low_noise_prob:g} and high_noise_prob {c.high_noise_prob:g} must be >= 0 and "

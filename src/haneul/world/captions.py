@@ -340,6 +340,15 @@ def swap_words(text: str, table: dict[str, Words], rng: np.random.Generator | No
     return re.sub(pattern, lambda m: to[m.group(1).lower()], text, flags=re.IGNORECASE)
 
 
+def check_vocabulary_names(names: list[str], what: str) -> None:
+    """Raise InputError unless `names` is a non-empty list of keys of VOCABULARIES (`what` names the setting)."""
+    from haneul.errors import InputError
+
+    unknown = [n for n in names if n not in VOCABULARIES]
+    if unknown or not names:
+        raise InputError(f"{what} {names} must name one or more of {', '.join(VOCABULARIES)}")
+
+
 def swap_all(text: str, names: list[str], rng: np.random.Generator) -> str:
     """`text` with the words of every vocabulary in `names` (keys of VOCABULARIES) swapped (`swap_words`):
     "a red ball at the top" -> "a red box at the left" for ["kind", "position"]."""
