@@ -13,6 +13,7 @@ from haneul.models.dit import (
     add_pooled_text,
     add_positions,
     add_refiner,
+    attention,
     dit_config,
     frame_places,
     grow_depth,
@@ -298,3 +299,23 @@ def test_rope_depends_only_on_relative_position():
 def test_presets_build():
     assert set(PRESETS) >= {"tiny", "s"}
     assert DiT(dit_config("s")).config.hidden_size == PRESETS["s"].hidden_size
+
+
+@pytest.mark.parametrize("keys", [12, 300])  # text-length keys (plain path when training) and long keys
+def test_attention_training_and_inference_paths_agree(keys):
+    # Training on the CPU with short keys takes the plain matmul-softmax path, the rest SDPA: same result.
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 3, 40, 16), torch.randn(2, 3, keys, 16), torch.randn(2, 3, keys, 16)
+    mask = torch.ones(2, 1, 1, keys, dtype=torch.bool)
+    mask[1, ..., keys // 2 :] = False
+    with torch.no_grad():
+        inference = attention(q, k, v, mask)
+    training = attention(q.requires_grad_(), k, v, mask)
+    torch.testing.assert_close(training.detach(), inference, atol=1e-5, rtol=1e-4)
+    weights = torch.softmax((q @ k.transpose(-1, -2)).masked_fill(~mask, float("-inf")), dim=-1)
+    torch.testing.assert_close(inference, (weights @ v).detach(), atol=1e-5, rtol=1e-4)
+    # the masked keys are ignored: changing them changes nothing in row 1
+    v2 = v.clone()
+    v2[1, :, keys // 2 :] += 5.0
+    with torch.no_grad():
+        torch.testing.assert_close(attention(q, k, v2, mask)[1], inference[1])
