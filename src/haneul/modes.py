@@ -14,8 +14,8 @@ from haneul.conditioning import FrameCondition, fit_frames
 from haneul.errors import InputError
 from haneul.pipeline import GeneratedVideo, Pipeline
 
-# Frames of an input video given to the model as context when extending or joining: two latent frames
-# (1 + 4 * 2 pixel frames) say where things are and how they move.
+# Frames of an input video given to the model as context when extending or joining: 1 + 8 pixel frames (four
+# latent frames of a 2x-time VAE, two of a 4x one) say where things are and how they move.
 CONTEXT_FRAMES = 9
 
 # Extension and join do not start sampling from pure noise: they start at this noise level from a *guessed

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from haneul.errors import InputError
 
-# The bundled model's default request: 128x128, 2 s at 8 fps (1 + 4k frames).
+# The bundled model's default request: 128x128, 2 s at 8 fps (17 frames).
 DEFAULT_SHAPE = {"width": 128, "height": 128, "num_frames": 17, "fps": 8.0}
 
 
