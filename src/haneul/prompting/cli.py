@@ -31,13 +31,15 @@ def warn(lines: list[str]) -> None:
         typer.echo(f"warning: {line}", err=True)
 
 
-def read_model(model: Path | None) -> tuple[object | None, str]:
-    """(built-in expander, card) of a model directory, from haneul.json and README.md (no weights loaded)."""
+def read_model(model: Path | None) -> tuple[object | None, str, int]:
+    """(built-in expander, card, the VAE's time compression) of a model directory, from haneul.json, README.md
+    and vae/config.json (no weights loaded)."""
+    from haneul.pipeline import DEFAULT_MODEL_DIR
     from haneul.prompting.expand import WorldExpander, builtin_expander
     from haneul.weights import MODEL_FILE
 
     if model is None:  # the bundled model: trained on the world
-        return WorldExpander(), ""
+        return WorldExpander(), "", temporal_factor(DEFAULT_MODEL_DIR)
     path = Path(model)
     if not (path / MODEL_FILE).is_file():
         raise InputError(f"{str(path)!r} has no {MODEL_FILE}; pass a haneul model directory", param="model")
@@ -46,7 +48,17 @@ def read_model(model: Path | None) -> tuple[object | None, str]:
     except json.JSONDecodeError as e:
         raise InputError(f"{path / MODEL_FILE}: {e}", param="model") from e
     card = (path / "README.md").read_text() if (path / "README.md").is_file() else ""
-    return builtin_expander(str(data.get("expander") or "")), card
+    return builtin_expander(str(data.get("expander") or "")), card, temporal_factor(path)
+
+
+def temporal_factor(model_dir: Path) -> int:
+    """Frames per latent frame of the model's VAE: `generate` makes 1 + k times that many frames, and the
+    caption must describe the same frames."""
+    config = model_dir / "vae" / "config.json"
+    try:
+        return int(json.loads(config.read_text()).get("temporal_factor", 4))
+    except (OSError, ValueError) as e:
+        raise InputError(f"{config}: cannot read the VAE's config ({e})", param="model") from e
 
 
 @app.command()
@@ -73,8 +85,8 @@ def expand(
         width, height = parse_size(size)
         if not seconds > 0 or not fps > 0:
             raise InputError(f"--seconds {seconds:g} and --fps {fps:g} must be positive", param="seconds")
-        num_frames = 1 + 4 * math.ceil(round(seconds * fps, 6) / 4)
-        builtin, card = read_model(model)
+        builtin, card, tf = read_model(model)
+        num_frames = 1 + tf * math.ceil(round(seconds * fps, 6) / tf)  # as `generate` rounds for this model
         expander = builtin
         if expander_url:
             expander = ChatExpander(
