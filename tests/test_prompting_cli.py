@@ -56,14 +56,18 @@ def test_expand_with_a_chat_endpoint_and_a_model_without_builtin_expander(tmp_pa
 
 
 @pytest.mark.parametrize("temporal_factor, frames", [(4, 21), (2, 19)])
-def test_expand_rounds_frames_as_generate_does_for_the_model(tmp_path, tiny_model_dir, temporal_factor, frames):
+def test_expand_rounds_frames_as_generate_does_for_the_model(
+    tmp_path, tiny_model_dir, temporal_factor, frames
+):
     """18 frames (2.25 s at 8 fps) become 1 + k * the VAE's time compression, the count `generate` makes."""
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)
     (folder / "haneul.json").write_text(json.dumps({"name": "w", "expander": "world"}))
     vae = json.loads((folder / "vae" / "config.json").read_text())
     (folder / "vae" / "config.json").write_text(json.dumps({**vae, "temporal_factor": temporal_factor}))
-    result = run("expand", "a red ball falls", "--json", "--seconds", "2.25", "--seed", "2", "--model", folder)
+    result = run(
+        "expand", "a red ball falls", "--json", "--seconds", "2.25", "--seed", "2", "--model", folder
+    )
     assert result.exit_code == 0, result.output
     want = expand_prompt("a red ball falls", 2, num_frames=frames, fps=8.0)  # "and later" at 21 only
     assert json.loads(result.stdout) == want.to_dict()
