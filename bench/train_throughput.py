@@ -70,7 +70,8 @@ def main() -> None:
     dit = DiT(config)
     opt = torch.optim.AdamW(dit.parameters(), lr=1e-4, foreach=True)
     world = WorldData(
-        TrainConfig(batch_size=args.batch, sizes=[[128, 128]], frame_counts=[17], frame_weights=[1])
+        TrainConfig(batch_size=args.batch, sizes=[[128, 128]], frame_counts=[17], frame_weights=[1]),
+        vae.config.temporal_factor,
     )
     bucket = Bucket(128, 128, 17)
     context = torch.randn(args.batch, 48, 384)

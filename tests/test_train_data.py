@@ -10,7 +10,7 @@ import pytest
 
 from haneul.errors import InputError
 from haneul.train.config import DiTTrainConfig, TrainConfig, VAETrainConfig, load_config
-from haneul.train.data import Bucket, FolderData, global_batch_size, make_data
+from haneul.train.data import Bucket, FolderData, WorldData, global_batch_size, make_data
 from haneul.video_io import write_image, write_video
 
 SIZES = [[32, 32], [48, 32], [32, 48]]
@@ -54,8 +54,8 @@ def test_yaml_and_set_overrides(tmp_path):
     assert config.model == {"latent_channels": 8, "channels": [8, 8, 16]}
     with pytest.raises(InputError, match="unknown config key 'lrr'.*valid keys"):
         load_config(VAETrainConfig, path, ["lrr=1"])
-    with pytest.raises(InputError, match="1\\+4k"):
-        load_config(DiTTrainConfig, None, ["frame_counts=[16]", "frame_weights=[1]"])
+    with pytest.raises(InputError, match="frame count 0 must be at least 1"):
+        load_config(DiTTrainConfig, None, ["frame_counts=[0]", "frame_weights=[1]"])
     with pytest.raises(InputError, match="does not exist"):
         load_config(DiTTrainConfig, tmp_path / "missing.yaml")
 
@@ -67,7 +67,7 @@ def test_the_repo_configs_load():
 
 
 def test_folder_buckets_by_aspect_and_skips_corrupt_files(tmp_path, caplog):
-    data = FolderData(folder_config(make_folder(tmp_path)), tmp_path)
+    data = FolderData(folder_config(make_folder(tmp_path)), tmp_path, 4)
     assert data.skipped == 1 and "bad.mp4" in caplog.text  # counted warning, not a crash
     assert set(data.buckets) == {Bucket(48, 32, 9), Bucket(32, 48, 9), Bucket(32, 32, 9), Bucket(32, 32, 1)}
     shapes = set()
@@ -82,7 +82,7 @@ def test_folder_buckets_by_aspect_and_skips_corrupt_files(tmp_path, caplog):
 
 def test_corrupt_file_found_late_is_skipped_and_replaced(tmp_path):
     root = make_folder(tmp_path, corrupt=False)
-    data = FolderData(folder_config(root), root)
+    data = FolderData(folder_config(root), root, 4)
     (root / "videos/000002.mp4").write_bytes(b"corrupted after the scan")  # the square 9-frame bucket
     for step in range(8):
         batch = data.batch(step)
@@ -92,18 +92,27 @@ def test_corrupt_file_found_late_is_skipped_and_replaced(tmp_path):
 
 def test_missing_metadata_and_empty_data_are_clear_errors(tmp_path):
     with pytest.raises(InputError, match="no metadata.jsonl"):
-        make_data(folder_config(tmp_path))
+        make_data(folder_config(tmp_path), 4)
     (tmp_path / "metadata.jsonl").write_text("")
     with pytest.raises(InputError, match="no usable videos"):
-        make_data(folder_config(tmp_path))
+        make_data(folder_config(tmp_path), 4)
     with pytest.raises(InputError, match="neither 'world' nor a folder"):
-        make_data(folder_config(tmp_path / "nope"))
+        make_data(folder_config(tmp_path / "nope"), 4)
+
+
+def test_frame_counts_must_fit_the_vaes_time_compression():
+    """19 frames fill 9 latent frames of a 2x-time VAE but not whole ones of a 4x one: a clear error at start."""
+    config = TrainConfig(sizes=[[32, 32]], frame_counts=[19, 1], frame_weights=[1, 1], batch_size=2)
+    assert WorldData(config, 2).batch(0).video.shape[2] in (19, 1)
+    make_data(config, 2)
+    with pytest.raises(InputError, match=r"frame count 19 does not fit .* 1 \+ 4k \(1, 5, 9"):
+        make_data(config, 4)
 
 
 def test_batches_are_a_function_of_the_step_and_ranks_split_them(tmp_path):
     root = make_folder(tmp_path, corrupt=False)
-    one = FolderData(folder_config(root, batch_size=4), root)
-    two = FolderData(folder_config(root, batch_size=4), root, world_size=2)
+    one = FolderData(folder_config(root, batch_size=4), root, 4)
+    two = FolderData(folder_config(root, batch_size=4), root, 4, world_size=2)
     for step in (0, 3, 7):
         a, b = one.batch(step), one.batch(step)
         assert a.keys == b.keys and bool((a.video == b.video).all())
@@ -114,7 +123,7 @@ def test_batches_are_a_function_of_the_step_and_ranks_split_them(tmp_path):
 def test_smaller_buckets_get_more_clips():
     config = TrainConfig(sizes=[[128, 128]], frame_counts=[33, 17, 1], frame_weights=[1, 1, 1], batch_size=4)
     buckets = [Bucket(128, 128, f) for f in (33, 17, 1)]
-    sizes = [global_batch_size(b, buckets, config, world_size=2) for b in buckets]
+    sizes = [global_batch_size(b, buckets, config, world_size=2, temporal_factor=4) for b in buckets]
     assert sizes == [4, 6, 36]  # 9, 5 and 1 latent frames: about the same tokens per step
     halved = [global_batch_size(b, buckets, config, world_size=2, temporal_factor=2) for b in buckets]
     assert halved == [4, 6, 64]  # a 2x-time VAE: 17, 9 and 1 latent frames (images capped by max_batch_size)
@@ -136,7 +145,7 @@ def test_world_object_boxes_hold_the_objects():
 def test_a_world_failure_on_one_seed_is_skipped_and_counted():
     from haneul.train.data import WorldData
 
-    data = WorldData(TrainConfig(sizes=[[32, 32]], frame_counts=[1], frame_weights=[1], batch_size=3))
+    data = WorldData(TrainConfig(sizes=[[32, 32]], frame_counts=[1], frame_weights=[1], batch_size=3), 4)
     render = data._render
 
     def flaky(spec, width, height, frames, fps, seed):

@@ -123,7 +123,7 @@ def test_a_world_training_step_weighs_the_objects(setup):
     world = ["data=world", "sizes=[[32, 32]]", "frame_counts=[9]", "frame_weights=[1]", "batch_size=2"]
     plain = DiTTask(load_config(DiTTrainConfig, setup, world), Dist())
     weighted = DiTTask(load_config(DiTTrainConfig, setup, [*world, "object_loss_weight=4"]), Dist())
-    batch = make_data(plain.config).batch(0)
+    batch = make_data(plain.config, plain.temporal_factor).batch(0)
     assert batch.foreground is not None and batch.foreground.shape == (2, 9, 32, 32)
     assert 0 < float(batch.foreground.mean()) < 0.8  # objects' boxes, not the whole frame
     a = plain.loss(plain.model, batch, 0)[0]
@@ -143,7 +143,7 @@ def test_kind_contrast_adds_a_hinge_on_swapped_kind_words(setup):
         load_config(DiTTrainConfig, setup, [*world, "kind_contrast_weight=2", "kind_contrast_margin=0.5"]),
         Dist(),
     )
-    batch = make_data(plain.config).batch(0)
+    batch = make_data(plain.config, plain.temporal_factor).batch(0)
     a, parts_a, tokens_a = plain.loss(plain.model, batch, 0)
     b, parts_b, tokens_b = contrast.loss(plain.model, batch, 0)
     swapped = tokens_b // (tokens_a // 2) - 2
@@ -204,7 +204,7 @@ def test_caption_dropout_short_captions_and_mask_mix(setup):
         DiTTrainConfig, setup, ["caption_dropout=0.2", "short_caption_prob=0.5", "batch_size=8"]
     )
     task = DiTTask(config, Dist())
-    batch = make_data(config).batch(0)
+    batch = make_data(config, task.temporal_factor).batch(0)
     prompts, givens, times = [], [], []
     for step in range(150):
         p, g, t = task.draw(batch, step, frames=5, tokens=64)
@@ -226,7 +226,7 @@ def test_low_noise_share_draws_small_times(setup):
 
     def small_share(overrides: list[str]) -> float:
         task = DiTTask(load_config(DiTTrainConfig, setup, ["batch_size=8", *overrides]), Dist())
-        batch = make_data(task.config).batch(0)
+        batch = make_data(task.config, task.temporal_factor).batch(0)
         times = np.concatenate([task.draw(batch, step, frames=5, tokens=64)[2] for step in range(100)])
         return float((times < 0.05).mean())
 
@@ -242,7 +242,7 @@ def test_high_noise_share_draws_times_near_one(setup):
 
     def large_share(overrides: list[str]) -> float:
         task = DiTTask(load_config(DiTTrainConfig, setup, ["batch_size=8", *overrides]), Dist())
-        batch = make_data(task.config).batch(0)
+        batch = make_data(task.config, task.temporal_factor).batch(0)
         times = np.concatenate([task.draw(batch, step, frames=5, tokens=64)[2] for step in range(100)])
         return float((times > 0.97).mean())
 

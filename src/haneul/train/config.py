@@ -28,7 +28,9 @@ class TrainConfig:
     # metadata.jsonl (the layout `haneul world export` writes), the user's own videos and images.
     data: str = "world"
     sizes: list = field(default_factory=lambda: [[128, 128], [160, 96], [96, 160]])  # (width, height) buckets
-    frame_counts: list = field(default_factory=lambda: [17, 33, 1])  # clip lengths (1+4k); 1 = an image
+    frame_counts: list = field(
+        default_factory=lambda: [17, 33, 1]
+    )  # clip lengths, 1 + k * the VAE's time compression; 1 = an image
     frame_weights: list = field(default_factory=lambda: [0.6, 0.25, 0.15])  # how often each length is drawn
     fps: float = 8.0  # frames per second the clips are rendered/resampled at
     world_pool: int = 0  # 0 = endless fresh world clips; N = reuse a pool of N clips per bucket (cacheable)
@@ -217,8 +219,8 @@ def check_config(config: TrainConfig) -> None:
         if len(size) != 2 or any(int(s) % 16 for s in size):
             raise InputError(f"size {size} must be [width, height], both multiples of 16")
     for count in config.frame_counts:
-        if int(count) < 1 or (int(count) - 1) % 4:
-            raise InputError(f"frame count {count} must be 1+4k (1, 5, 9, 17, 33, ...)")
+        if int(count) < 1:  # whether it fits the VAE's time compression is checked with the VAE (make_data)
+            raise InputError(f"frame count {count} must be at least 1")
     if len(config.frame_weights) != len(config.frame_counts):
         raise InputError(
             f"frame_weights {config.frame_weights} must have one weight per frame count {config.frame_counts}"

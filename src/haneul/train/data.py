@@ -43,7 +43,7 @@ class Bucket:
     height: int
     frames: int
 
-    def latent_volume(self, temporal_factor: int = 4) -> int:
+    def latent_volume(self, temporal_factor: int) -> int:
         """Pixels times latent frames (the VAE's time compression): proportional to the transformer's tokens."""
         return self.width * self.height * (1 + (self.frames - 1) // temporal_factor)
 
@@ -77,7 +77,7 @@ def all_buckets(config: TrainConfig) -> list[Bucket]:
 
 
 def global_batch_size(
-    bucket: Bucket, buckets: list[Bucket], config: TrainConfig, world_size: int, temporal_factor: int = 4
+    bucket: Bucket, buckets: list[Bucket], config: TrainConfig, world_size: int, temporal_factor: int
 ) -> int:
     """`batch_size` clips for the largest bucket, proportionally more for smaller ones; divisible by world_size."""
     largest = max(b.latent_volume(temporal_factor) for b in buckets)
@@ -94,7 +94,7 @@ def rank_slice(n: int, rank: int, world_size: int) -> range:
 class WorldData:
     """The procedural world, rendered on the fly; `world_pool` > 0 reuses a fixed pool of clips per bucket."""
 
-    def __init__(self, config: TrainConfig, world_size: int = 1, temporal_factor: int = 4):
+    def __init__(self, config: TrainConfig, temporal_factor: int, world_size: int = 1):
         from haneul.world.clips import render_clip  # imported here: folder training needs no world
 
         self._render = render_clip
@@ -236,9 +236,7 @@ def resize_cover(frames: np.ndarray, width: int, height: int) -> np.ndarray:
 class FolderData:
     """A folder with metadata.jsonl: each item goes to the bucket nearest its aspect ratio and length."""
 
-    def __init__(
-        self, config: TrainConfig, folder: str | Path, world_size: int = 1, temporal_factor: int = 4
-    ):
+    def __init__(self, config: TrainConfig, folder: str | Path, temporal_factor: int, world_size: int = 1):
         self.config = config
         self.world_size = world_size
         self.temporal_factor = temporal_factor  # the VAE's: batch sizes follow latent frames
@@ -364,7 +362,22 @@ class FolderData:
         return resize_cover(frames, bucket.width, bucket.height), start
 
 
-def make_data(config: TrainConfig, world_size: int = 1, temporal_factor: int = 4) -> WorldData | FolderData:
+def make_data(config: TrainConfig, temporal_factor: int, world_size: int = 1) -> WorldData | FolderData:
+    """The run's data; `temporal_factor` is the VAE's (frames per latent frame after the first)."""
+    check_frame_counts(config.frame_counts, temporal_factor)
     if config.data == "world":
-        return WorldData(config, world_size, temporal_factor)
-    return FolderData(config, config.data, world_size, temporal_factor)
+        return WorldData(config, temporal_factor, world_size)
+    return FolderData(config, config.data, temporal_factor, world_size)
+
+
+def check_frame_counts(counts: list, temporal_factor: int) -> None:
+    """Clips must fill whole latent frames: the causal VAE takes frame 0 alone, then groups of
+    `temporal_factor` frames."""
+    tf = temporal_factor
+    for count in counts:
+        if (int(count) - 1) % tf:
+            allowed = ", ".join(str(1 + tf * k) for k in range(5))
+            raise InputError(
+                f"frame count {count} does not fit this VAE ({tf} frames per latent frame): "
+                f"use 1 + {tf}k ({allowed}, ...)"
+            )

@@ -205,7 +205,7 @@ class Trainer:
             clean_stale_tmp(self.out, CHECKPOINT)
         self.console = Console(stderr=True, quiet=not self.d.main)
         self.task = task_factory(config, self.d)
-        self.data = make_data(config, self.d.world_size, self.task.temporal_factor)
+        self.data = make_data(config, self.task.temporal_factor, self.d.world_size)
         model = self.task.model.to(self.d.device)
         self.ema = copy.deepcopy(model).requires_grad_(False).float()
         self.model = wrap_model(model, config, self.d)

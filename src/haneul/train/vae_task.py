@@ -167,7 +167,7 @@ def latent_stats(vae: VideoVAE, config: VAETrainConfig, device: torch.device) ->
     old = vae.config.shift_factor, vae.config.scale_factor
     vae.config.shift_factor, vae.config.scale_factor = 0.0, 1.0
     vae.eval()
-    data = make_data(config, temporal_factor=vae.config.temporal_factor)
+    data = make_data(config, vae.config.temporal_factor)
     latents, step = [], 10**7  # far past any training step: clips the run never trained on
     count = 0
     while count < config.latent_stats_clips:
