@@ -39,6 +39,7 @@ def test_generate_mp4_reads_back(tmp_path, tiny_model_dir):
         "3",
     )
     assert result.exit_code == 0, result.output
+    assert "sampling" in result.output and "2/2" in result.output  # the progress bar
     frames, fps = read_video(out)
     assert frames.shape == (9, 64, 96, 3)
     assert fps == pytest.approx(8)
@@ -58,6 +59,7 @@ def test_generate_png_one_frame(tmp_path, tiny_model_dir):
         (["--size", "big"], "WIDTHxHEIGHT"),
         (["--seconds", "600"], "limit"),
         (["--fps", "0"], "fps"),
+        (["--num-frames", "6"], "1 + 4k; nearest: 5, 9"),
     ],
 )
 def test_bad_options_exit_2_without_output(tmp_path, tiny_model_dir, args, match):
@@ -65,6 +67,7 @@ def test_bad_options_exit_2_without_output(tmp_path, tiny_model_dir, args, match
     result = run("generate", "a ball", "-o", out, "--model", tiny_model_dir, *args)
     assert result.exit_code == 2
     assert match in result.output
+    assert "sampling" not in result.output  # the error comes before any progress bar
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 

@@ -75,13 +75,19 @@ def progress_bar(description: str, enabled: bool = True):
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=console, disable=not enabled, transient=False) as bar:
-        task = bar.add_task(description, total=None)
+    bar = Progress(*columns, console=console, disable=not enabled, transient=False)
+    task = bar.add_task(description, total=None)
 
-        def update(step: int, total: int) -> None:
-            bar.update(task, completed=step, total=total)
+    def update(step: int, total: int) -> None:
+        if not bar.live.is_started:  # shown from the first step: a bad input fails before any bar
+            bar.start()
+        bar.update(task, completed=step, total=total)
 
+    try:
         yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 def save_output(video, output: Path, ingredients: list[Path] = (), visible_watermark: bool = False) -> None:

@@ -54,22 +54,19 @@ class TextEncoder:
     def from_dir(cls, name_or_dir: str = DEFAULT_ENCODER, max_length: int = 256) -> TextEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         path = resolve_encoder_dir(name_or_dir)
         config = AutoConfig.from_pretrained(path, local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        if config.model_type in ("t5", "umt5", "mt5"):
-            from transformers import T5EncoderModel, UMT5EncoderModel
-
-            model_cls = UMT5EncoderModel if config.model_type == "umt5" else T5EncoderModel
-            model = model_cls.from_pretrained(path, local_files_only=True)
-        elif config.model_type == "clip":
-            from transformers import CLIPTextModel
-
-            model = CLIPTextModel.from_pretrained(path, local_files_only=True)
-        else:
-            model = AutoModel.from_pretrained(path, local_files_only=True)
+        shown = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a local load of a few tensors: its bar is noise before ours
+        try:
+            model = load_encoder_model(config.model_type, path)
+        finally:
+            if shown:
+                hf_logging.enable_progress_bar()
         return cls(tokenizer, model, max_length=max_length, name=name_or_dir)
 
     @torch.no_grad()
@@ -107,3 +104,20 @@ def shared_encoder(name_or_dir: str = DEFAULT_ENCODER, max_length: int = 256) ->
 @functools.lru_cache(maxsize=4)
 def _loaded_encoder(name_or_dir: str, max_length: int) -> TextEncoder:
     return TextEncoder.from_dir(name_or_dir, max_length=max_length)
+
+
+def load_encoder_model(model_type: str, path: str | os.PathLike):
+    """The encoder half for T5-family and CLIP checkpoints (their full models would load a decoder or a
+    vision tower too), the base model otherwise."""
+    from transformers import AutoModel
+
+    if model_type in ("t5", "umt5", "mt5"):
+        from transformers import T5EncoderModel, UMT5EncoderModel
+
+        model_cls = UMT5EncoderModel if model_type == "umt5" else T5EncoderModel
+        return model_cls.from_pretrained(path, local_files_only=True)
+    if model_type == "clip":
+        from transformers import CLIPTextModel
+
+        return CLIPTextModel.from_pretrained(path, local_files_only=True)
+    return AutoModel.from_pretrained(path, local_files_only=True)
