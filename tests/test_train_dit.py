@@ -16,7 +16,7 @@ from haneul.flow import flow_matching_loss
 from haneul.models.vae import VAEConfig, VideoVAE
 from haneul.train.config import DiTTrainConfig, load_config
 from haneul.train.data import make_data
-from haneul.train.dit_task import MASK_MODES, DiTTask, flow_loss, given_mask, latent_grid
+from haneul.train.dit_task import MASK_MODES, DiTTask, flow_loss, given_mask, latent_grid, temporal_loss
 from haneul.train.loop import Dist
 from haneul.train.runs import train_dit
 from haneul.weights import save_module
@@ -130,6 +130,34 @@ def test_a_world_training_step_weighs_the_objects(setup):
     b = plain.loss(plain.model, batch, 0)[0]
     c = weighted.loss(plain.model, batch, 0)[0]
     assert torch.equal(a, b) and not torch.allclose(a, c)
+
+
+def test_temporal_loss_scores_steps_between_latent_frames():
+    """Zero for an exact prediction and for an error that is the same in every frame; positive for one
+    that changes from frame to frame; given frames (t = 0) add nothing."""
+    x0, noise = torch.randn(2, 4, 5, 3, 3), torch.randn(2, 4, 5, 3, 3)
+    t = torch.full((2, 5), 0.7)
+    v = noise - x0
+    assert float(temporal_loss(v, x0, noise, t)) == 0.0
+    steady = torch.randn(2, 4, 1, 3, 3).expand(-1, -1, 5, -1, -1)
+    assert float(temporal_loss(v + steady, x0, noise, t)) == pytest.approx(0.0, abs=1e-10)
+    flicker = torch.randn(2, 4, 5, 3, 3)
+    assert float(temporal_loss(v + flicker, x0, noise, t)) > 0.1
+    t[:, 0] = 0.0  # a given first frame: its prediction does not count
+    only_given = torch.zeros_like(v)
+    only_given[:, :, 0] = 5.0
+    assert float(temporal_loss(v + only_given, x0, noise, t)) == 0.0
+
+
+def test_a_world_step_with_the_temporal_loss_logs_and_adds_it(setup):
+    world = ["data=world", "sizes=[[32, 32]]", "frame_counts=[9]", "frame_weights=[1]", "batch_size=2"]
+    plain = DiTTask(load_config(DiTTrainConfig, setup, world), Dist())
+    steps = DiTTask(load_config(DiTTrainConfig, setup, [*world, "temporal_loss_weight=2"]), Dist())
+    batch = make_data(plain.config, plain.temporal_factor).batch(0)
+    a, parts_a, _ = plain.loss(plain.model, batch, 0)
+    b, parts_b, _ = steps.loss(plain.model, batch, 0)
+    assert "temporal" not in parts_a and parts_b["temporal"] > 0
+    assert float(b) == pytest.approx(float(a) + 2 * parts_b["temporal"], rel=1e-5)
 
 
 def test_kind_contrast_adds_a_hinge_on_swapped_kind_words(setup):

@@ -118,6 +118,12 @@ class DiTTrainConfig(TrainConfig):
     # mean spends most of the loss on backdrop texture while the prompt's kind, colour and count live in the
     # objects. 0 = the plain mean (and always for folder data, which has no boxes).
     object_loss_weight: float = 0.0
+    # Extra loss on the steps from one latent frame to the next: the squared error of the predicted clean
+    # latents' steps (x0_hat = x_t - t v) against the true ones, times this weight. The flow loss scores each
+    # latent frame on its own, so errors that differ from frame to frame cost no more than errors that agree;
+    # decoded, the former jump at every latent-frame boundary (the judder that makes every seam of the
+    # bundled model step 1.4-1.6x further than inside a latent frame). 0 = off; no effect on images.
+    temporal_loss_weight: float = 0.0
     # Kind contrast (world data): each captioned clip is also predicted with its kind words swapped for other
     # kinds ("a red ball" -> "a red star"), and the loss inside its objects' boxes with the true words must be
     # below the swapped one's by kind_contrast_margin: kind_contrast_weight * max(0, true - swapped + margin)

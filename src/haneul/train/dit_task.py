@@ -282,6 +282,10 @@ class DiTTask:
             weight = 1.0 + self.config.object_loss_weight * latent_grid(batch.foreground, (f, h, w))
         loss = flow_loss(pred, x0, noise, given, weight.to(x0.device) if weight is not None else None)
         parts = {"given_frac": float(given.float().mean()), "t_mean": float(times.mean())}
+        if self.config.temporal_loss_weight and f > 1:
+            steps = temporal_loss(pred, x0, noise, t)
+            parts["temporal"] = float(steps.detach())
+            loss = loss + self.config.temporal_loss_weight * steps
         if contrast:
             region = latent_grid(batch.foreground, (f, h, w)).to(x0.device)
             hinge, parts["kind_gap"] = self.kind_hinge(pred, pred_all[b:], chosen, (x0, noise, given, region))
@@ -393,6 +397,15 @@ def flow_loss(pred: Tensor, x0: Tensor, noise: Tensor, given: Tensor, weight: Te
         err = (err * weight).sum(dim=(2, 3)) / weight.sum(dim=(2, 3))
     keep = (~given).float()
     return ((err * keep).sum(1) / keep.sum(1).clamp_min(1)).mean()
+
+
+def temporal_loss(pred: Tensor, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
+    """Mean squared error of the predicted clean latents' steps between neighbouring latent frames, against
+    the true steps, averaged per clip then over clips. x0_hat = x_t - t v, so x0_hat - x0 = -t (pred - v) per
+    frame (`t` (B, F); 0 on given frames, whose prediction is not used)."""
+    err = (pred.float() - (noise - x0)) * t[:, None, :, None, None]
+    steps = err[:, :, 1:] - err[:, :, :-1]
+    return steps.pow(2).mean(dim=(1, 3, 4)).mean(1).mean()
 
 
 def add_hooks(trainer: Trainer) -> None:
