@@ -1,7 +1,7 @@
 """Do a model's generated videos move smoothly, or jump at every latent-frame boundary?
 
-Text-to-video of evenly spaced standard prompts (expanded by the pipeline as `haneul generate` does; their sizes and seeds;
-33 frames), each model given side by side from the same prompts and seeds. Per video, as in
+Text-to-video of evenly spaced standard prompts (expanded by the pipeline as `haneul generate` does; their
+sizes and seeds; 33 frames), each model given side by side from the same prompts and seeds. Per video, as in
 bench/vae_judder.py: the mean frame-to-frame difference on steps that cross a latent-frame boundary over the
 mean on steps inside one (1.0 is smooth), and the largest step over the median step (issue 5's seam bound is
 1.5). Every seam of extend, join and loop sits on a latent-frame boundary, so a model whose own videos jump

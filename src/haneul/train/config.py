@@ -28,9 +28,8 @@ class TrainConfig:
     # metadata.jsonl (the layout `haneul world export` writes), the user's own videos and images.
     data: str = "world"
     sizes: list = field(default_factory=lambda: [[128, 128], [160, 96], [96, 160]])  # (width, height) buckets
-    frame_counts: list = field(
-        default_factory=lambda: [17, 33, 1]
-    )  # clip lengths, 1 + k * the VAE's time compression; 1 = an image
+    # Clip lengths: 1 + k * the VAE's time compression (checked against the VAE at start); 1 = an image.
+    frame_counts: list = field(default_factory=lambda: [17, 33, 1])
     frame_weights: list = field(default_factory=lambda: [0.6, 0.25, 0.15])  # how often each length is drawn
     fps: float = 8.0  # frames per second the clips are rendered/resampled at
     world_pool: int = 0  # 0 = endless fresh world clips; N = reuse a pool of N clips per bucket (cacheable)
@@ -121,8 +120,9 @@ class DiTTrainConfig(TrainConfig):
     # Extra loss on the steps from one latent frame to the next: the squared error of the predicted clean
     # latents' steps (x0_hat = x_t - t v) against the true ones, times this weight. The flow loss scores each
     # latent frame on its own, so errors that differ from frame to frame cost no more than errors that agree;
-    # decoded, the former jump at every latent-frame boundary (the judder that makes every seam of the
-    # bundled model step 1.4-1.6x further than inside a latent frame). 0 = off; no effect on images.
+    # decoded, the former jump at every latent-frame boundary, where every seam of extend, join and loop sits
+    # (bench/generated_judder.py: 1.25x the steps inside a latent frame with the bundled model; session 29's
+    # run with weight 3 did not lower it, docs/training.md). 0 = off; no effect on images.
     temporal_loss_weight: float = 0.0
     # Kind contrast (world data): each captioned clip is also predicted with its kind words swapped for other
     # kinds ("a red ball" -> "a red star"), and the loss inside its objects' boxes with the true words must be
