@@ -19,7 +19,7 @@ import argparse
 
 import numpy as np
 import torch
-from vae_judder import judder  # this folder: run as `python bench/generated_judder.py`
+from vae_judder import judder, step_differences  # this folder: run as `python bench/generated_judder.py`
 
 from haneul.eval.prompt_set import load_prompts
 from haneul.pipeline import DEFAULT_MODEL_DIR, load_pipeline
@@ -43,8 +43,7 @@ def main() -> None:
         for r in rows:
             shape = dict(width=r["width"], height=r["height"], num_frames=args.frames, fps=r["fps"])
             frames = pipe.generate(r["prompt"], seed=r["seed"], num_steps=args.steps, **shape).frames
-            steps = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
-            scores.append((*judder(frames, tf), float(steps.mean())))
+            scores.append((*judder(frames, tf), float(step_differences(frames).mean())))
             print(f"  {r['prompt']!r}: boundary_ratio={scores[-1][0]:.3f}", flush=True)
         ratio, spread, mean_step = np.mean(scores, axis=0)
         print(

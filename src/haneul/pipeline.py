@@ -19,12 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from haneul import __version__
+from haneul import DEFAULT_MODEL_DIR, __version__
 from haneul.conditioning import FrameCondition
 from haneul.errors import InputError
 from haneul.weights import MODEL_FILE, config_to_json
-
-DEFAULT_MODEL_DIR = Path(__file__).parent / "bundled" / "haneul-world-s"
 
 ProgressFn = Callable[[int, int], None]  # (step done, total steps)
 

@@ -34,7 +34,7 @@ def warn(lines: list[str]) -> None:
 def read_model(model: Path | None) -> tuple[object | None, str, int]:
     """(built-in expander, card, the VAE's time compression) of a model directory, from haneul.json, README.md
     and vae/config.json (no weights loaded)."""
-    from haneul.pipeline import DEFAULT_MODEL_DIR
+    from haneul import DEFAULT_MODEL_DIR
     from haneul.prompting.expand import WorldExpander, builtin_expander
     from haneul.weights import MODEL_FILE
 
